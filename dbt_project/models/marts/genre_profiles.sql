@@ -1,0 +1,37 @@
+-- Share of listening time by genre: overall, by part of day and by mood cluster.
+-- A play's time is split evenly over its primary artist's genres; plays whose artist has
+-- no genre are left out of the shares.
+with plays as (
+    select states.listener_id, states.ms_played, states.part_of_day, states.mood_cluster_id, tracks.genres
+    from {{ ref('int_play_mood_states') }} as states
+    inner join {{ ref('dim_tracks') }} as tracks using (track_id)
+    where len(tracks.genres) > 0
+),
+
+genre_time as (
+    select listener_id, part_of_day, mood_cluster_id, unnest(genres) as genre, ms_played / len(genres) as ms
+    from plays
+),
+
+profiles as (
+    select listener_id, 'overall' as profile_kind, 'all' as profile_key, genre, sum(ms) as ms_played
+    from genre_time group by all
+    union all
+    select listener_id, 'part_of_day', part_of_day, genre, sum(ms)
+    from genre_time group by all
+    union all
+    select listener_id, 'mood', mood_cluster_id::varchar, genre, sum(ms)
+    from genre_time where mood_cluster_id is not null group by all
+)
+
+select
+    listener_id,
+    profile_kind,
+    profile_key,
+    genre,
+    ms_played,
+    ms_played / sum(ms_played) over (partition by listener_id, profile_kind, profile_key) as share,
+    row_number() over (
+        partition by listener_id, profile_kind, profile_key order by ms_played desc, genre
+    ) as genre_rank
+from profiles

@@ -1,0 +1,6 @@
+select
+    artist_id,
+    artist_name,
+    coalesce(genres, []::varchar[]) as genres,
+    genres[1] as primary_genre
+from {{ source('raw', 'artists') }}

@@ -1,0 +1,2 @@
+select listener_id, display_name, timezone
+from {{ source('raw', 'listeners') }}

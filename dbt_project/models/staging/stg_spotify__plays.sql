@@ -1,0 +1,17 @@
+-- One row per landed play, typed and with its start time (end minus time played).
+select
+    listener_id,
+    track_id,
+    played_at,
+    played_at - to_milliseconds(ms_played) as started_at,
+    ms_played,
+    -- sources that do not report skips (the API) count very short plays as skips
+    coalesce(skipped, ms_played < 30000) as is_skipped,
+    reason_start,
+    reason_end,
+    shuffle,
+    context_uri,
+    source,
+    ingest_run_id,
+    loaded_at
+from {{ source('raw', 'plays') }}

@@ -1,0 +1,234 @@
+"""The embedded demo listener: a seeded, deterministic listening history.
+
+It emits the same raw records as the Spotify API and export importers (a `RawBatch`)
+and lands through the same loaders, so every stage can run without an account.
+
+Hidden rules (tests check that the models recover them):
+
+1. Catalog. Eight genres in four mood families; every artist has one or two genres of
+   one family; audio features are Beta-distributed around the family's profile
+   (`MOOD_PROFILES`), so tracks of a family sit together in feature space:
+   calm (ambient, classical), mellow (jazz, folk), upbeat (pop, hip hop),
+   intense (edm, metal).
+2. Daily and weekly rhythm. In each local hour a session starts with probability
+   `session_start_probability(hour, weekday)`: on weekdays the peaks are 07, 12, 18
+   and 21 h; on weekends 10, 20 and 22 h; nights are nearly silent. A session never
+   starts while the previous one is running or less than 45 minutes after it ended.
+3. Session length. Log-normal number of tracks (median about 15), tracks back to back
+   with gaps of 0-5 seconds; so a gap of more than 30 minutes always means a new session.
+4. Moods lean on the time of day. A session's first mood is drawn from `MOOD_BY_PART_OF_DAY`
+   (calm mornings, upbeat afternoons, intense evenings, mellow nights). Each next track
+   keeps the current mood with probability `MOOD_PERSISTENCE`; otherwise its mood is drawn
+   again from the time-of-day distribution. So the next mood depends on both the last
+   mood and the hour, which neither a transition table nor an hour table sees alone.
+5. Skips and short plays. A track is skipped (3-29 s played, reason_end `fwdbtn`) with
+   probability 0.08, or 0.35 right after the mood changed; 7 % of the rest stop early.
+6. Time. Sessions are laid out in the listener's local time (default Europe/Berlin) and
+   stored in UTC, so the history crosses both daylight-saving changes of the year.
+   The history ends on `DEFAULT_END` (fixed, so the data never depend on today's date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from warehouse.loaders import RawBatch
+
+DEFAULT_END = date(2026, 10, 31)
+MOODS = ("calm", "mellow", "upbeat", "intense")
+GENRES_BY_MOOD = {
+    "calm": ("ambient", "classical"),
+    "mellow": ("jazz", "folk"),
+    "upbeat": ("pop", "hip hop"),
+    "intense": ("edm", "metal"),
+}
+# mean of each audio feature per mood family; tempo in BPM
+MOOD_PROFILES = {
+    "calm": dict(valence=0.25, energy=0.15, danceability=0.25, acousticness=0.90, instrumentalness=0.85, tempo=75),
+    "mellow": dict(valence=0.50, energy=0.40, danceability=0.50, acousticness=0.65, instrumentalness=0.15, tempo=100),
+    "upbeat": dict(valence=0.85, energy=0.72, danceability=0.80, acousticness=0.15, instrumentalness=0.03, tempo=118),
+    "intense": dict(valence=0.35, energy=0.92, danceability=0.55, acousticness=0.04, instrumentalness=0.40, tempo=150),
+}
+MOOD_PERSISTENCE = 0.8
+MOOD_BY_PART_OF_DAY = {  # probabilities over MOODS
+    "morning": (0.55, 0.25, 0.15, 0.05),    # 05-10
+    "afternoon": (0.10, 0.20, 0.55, 0.15),  # 11-16
+    "evening": (0.05, 0.10, 0.30, 0.55),    # 17-21
+    "night": (0.30, 0.55, 0.10, 0.05),      # 22-04
+}
+WEEKDAY_PEAKS = {7: 0.85, 12: 0.65, 18: 0.8, 21: 0.75}
+WEEKEND_PEAKS = {10: 0.8, 20: 0.7, 22: 0.75}
+_WORDS = (
+    "Silver Night Echo River Neon Velvet Golden Paper Glass Northern Midnight Wild Quiet "
+    "Electric Hollow Crimson Ocean Static Lunar Amber Desert Winter Rose Iron Blue Falling"
+).split()
+
+
+def part_of_day(hour: int) -> str:
+    if 5 <= hour <= 10:
+        return "morning"
+    if 11 <= hour <= 16:
+        return "afternoon"
+    if 17 <= hour <= 21:
+        return "evening"
+    return "night"
+
+
+def session_start_probability(hour: int, weekday: int) -> float:
+    """Probability that a session starts in a local hour; weekday 0 = Monday."""
+    weekend = weekday >= 5
+    peaks = WEEKEND_PEAKS if weekend else WEEKDAY_PEAKS
+    if hour in peaks:
+        return peaks[hour]
+    if hour < 6:
+        return 0.01
+    return 0.05 if weekend else 0.04
+
+
+@dataclass(frozen=True)
+class Catalog:
+    tracks: list[dict]
+    artists: list[dict]
+    audio_features: list[dict]
+    track_ids_by_genre: dict[str, list[str]]
+    mood_of_track: dict[str, str]
+    duration_of_track: dict[str, int]
+
+
+def _spotify_id(rng: np.random.Generator) -> str:
+    alphabet = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+    return "".join(rng.choice(alphabet, 22))
+
+
+def _name(rng: np.random.Generator, words: int) -> str:
+    return " ".join(rng.choice(_WORDS, words, replace=False))
+
+
+def build_catalog(seed: int, artists_per_genre: int = 15, tracks_per_artist: int = 12) -> Catalog:
+    rng = np.random.default_rng(seed)
+    tracks, artists, features = [], [], []
+    by_genre: dict[str, list[str]] = {g: [] for gs in GENRES_BY_MOOD.values() for g in gs}
+    mood_of_track, duration_of_track = {}, {}
+    for mood, genres in GENRES_BY_MOOD.items():
+        profile = MOOD_PROFILES[mood]
+        for genre in genres:
+            for _ in range(artists_per_genre):
+                artist_id = _spotify_id(rng)
+                artist_genres = [genre] + ([g for g in genres if g != genre] if rng.random() < 0.3 else [])
+                artist_name = _name(rng, 2)
+                artists.append({"artist_id": artist_id, "artist_name": artist_name, "genres": artist_genres})
+                album_id, album_name = _spotify_id(rng), _name(rng, 2)
+                for _ in range(tracks_per_artist):
+                    track_id = _spotify_id(rng)
+                    duration = int(np.clip(rng.normal(215_000, 40_000), 90_000, 420_000))
+                    tracks.append({
+                        "track_id": track_id, "track_name": _name(rng, 3), "album_id": album_id,
+                        "album_name": album_name, "album_image_url": None, "duration_ms": duration,
+                        "artist_ids": [artist_id], "artist_names": [artist_name],
+                    })
+                    row = {"track_id": track_id}
+                    for feature, mean in profile.items():
+                        if feature == "tempo":
+                            row["tempo"] = float(rng.normal(mean, 10))
+                        else:  # Beta with this mean and concentration 14
+                            row[feature] = float(rng.beta(mean * 14, (1 - mean) * 14))
+                    row.update(speechiness=float(rng.beta(1.5, 12)), liveness=float(rng.beta(2, 10)),
+                               loudness=float(-14 + 10 * row["energy"] + rng.normal(0, 1.5)))
+                    features.append(row)
+                    by_genre[genre].append(track_id)
+                    mood_of_track[track_id] = mood
+                    duration_of_track[track_id] = duration
+    return Catalog(tracks, artists, features, by_genre, mood_of_track, duration_of_track)
+
+
+def _pick_track(rng: np.random.Generator, catalog: Catalog, mood: str) -> str:
+    genre = GENRES_BY_MOOD[mood][rng.integers(2)]
+    candidates = catalog.track_ids_by_genre[genre]
+    # Zipf-like favourites: a few tracks of each genre come back often
+    weights = 1.0 / np.arange(1, len(candidates) + 1) ** 0.8
+    return candidates[rng.choice(len(candidates), p=weights / weights.sum())]
+
+
+def generate_plays(
+    catalog: Catalog, listener_id: str, tz: ZoneInfo, days: int, seed: int, end: date = DEFAULT_END
+) -> list[dict]:
+    """Plays of one listener over `days` local days ending on `end` (inclusive)."""
+    rng = np.random.default_rng(seed)
+    mood_probs = {k: np.array(v) for k, v in MOOD_BY_PART_OF_DAY.items()}
+    plays: list[dict] = []
+    busy_until = datetime.min.replace(tzinfo=timezone.utc)
+    first_day = end - timedelta(days=days - 1)
+    for day_offset in range(days):
+        day = first_day + timedelta(days=day_offset)
+        for hour in range(24):
+            if rng.random() >= session_start_probability(hour, day.weekday()):
+                continue
+            local_start = datetime(day.year, day.month, day.day, hour, int(rng.integers(60)), tzinfo=tz)
+            start = local_start.astimezone(timezone.utc)
+            if start < busy_until + timedelta(minutes=45):
+                continue
+            busy_until = _play_session(rng, catalog, listener_id, start, hour, mood_probs, plays)
+    return plays
+
+
+def _play_session(rng, catalog: Catalog, listener_id: str, start: datetime, hour: int, mood_probs, plays) -> datetime:
+    n_tracks = max(1, int(round(rng.lognormal(np.log(15), 0.6))))
+    probs = mood_probs[part_of_day(hour)]
+    mood = MOODS[rng.choice(4, p=probs)]
+    context = f"spotify:playlist:demo-{mood}"
+    now = start
+    mood_changed = False
+    for position in range(n_tracks):
+        if position > 0:
+            if rng.random() < MOOD_PERSISTENCE:
+                mood_changed = False
+            else:
+                new_mood = MOODS[rng.choice(4, p=probs)]
+                mood_changed = new_mood != mood
+                mood = new_mood
+        track_id = _pick_track(rng, catalog, mood)
+        duration = catalog.duration_of_track[track_id]
+        skipped = rng.random() < (0.35 if mood_changed else 0.08)
+        if skipped:
+            ms_played, reason_end = int(rng.integers(3_000, 30_000)), "fwdbtn"
+        elif rng.random() < 0.07:
+            ms_played, reason_end = int(duration * rng.uniform(0.3, 0.9)), "endplay"
+        else:
+            ms_played, reason_end = duration, "trackdone"
+        now = now + timedelta(milliseconds=ms_played)
+        plays.append({
+            "listener_id": listener_id, "track_id": track_id,
+            "played_at": now.replace(tzinfo=None), "ms_played": ms_played, "skipped": skipped,
+            "reason_start": "clickrow" if position == 0 else "trackdone", "reason_end": reason_end,
+            "shuffle": False, "context_uri": context, "platform": "demo",
+        })
+        now = now + timedelta(seconds=float(rng.uniform(0, 5)))
+    return now
+
+
+def demo_listener_ids(base_id: str, listeners: int) -> list[str]:
+    return [base_id] + [f"{base_id}-{i}" for i in range(2, listeners + 1)]
+
+
+def generate_demo_batches(
+    listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
+    seed: int = 42, end: date = DEFAULT_END,
+) -> list[RawBatch]:
+    """One RawBatch per demo listener; all share one catalog (and its features)."""
+    catalog = build_catalog(seed)
+    tz = ZoneInfo(timezone_name)
+    batches = []
+    for index, lid in enumerate(demo_listener_ids(listener_id, listeners)):
+        name = display_name if index == 0 else f"{display_name} {index + 1}"
+        batches.append(RawBatch(
+            source="demo", listener_id=lid,
+            plays=generate_plays(catalog, lid, tz, days, seed + 1000 * (index + 1), end),
+            tracks=catalog.tracks, artists=catalog.artists, audio_features=catalog.audio_features,
+            listeners=[{"listener_id": lid, "display_name": name, "timezone": timezone_name}],
+            feature_provider="demo",
+        ))
+    return batches

@@ -1,0 +1,1 @@
+"""The DuckDB side: settings, connections with single-writer discipline, raw DDL, loaders."""

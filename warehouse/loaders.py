@@ -1,0 +1,230 @@
+"""Idempotent loaders for `raw.*`: every source (demo, API, privacy export) lands through here.
+
+A batch is one transaction: it lands whole or not at all. Loading the same batch twice
+adds nothing: plays are keyed by (listener_id, track_id, played_at); tracks, artists,
+audio features by their ids (first seen wins); listeners are upserted (timezone may change).
+Records with missing keys go to `raw.rejected_records` with the reason; the rest loads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow as pa
+
+PLAY_SCHEMA = pa.schema(
+    [
+        ("listener_id", pa.string()),
+        ("track_id", pa.string()),
+        ("played_at", pa.timestamp("ms")),
+        ("ms_played", pa.int64()),
+        ("skipped", pa.bool_()),
+        ("reason_start", pa.string()),
+        ("reason_end", pa.string()),
+        ("shuffle", pa.bool_()),
+        ("context_uri", pa.string()),
+        ("platform", pa.string()),
+    ]
+)
+TRACK_SCHEMA = pa.schema(
+    [
+        ("track_id", pa.string()),
+        ("track_name", pa.string()),
+        ("album_id", pa.string()),
+        ("album_name", pa.string()),
+        ("album_image_url", pa.string()),
+        ("duration_ms", pa.int64()),
+        ("artist_ids", pa.list_(pa.string())),
+        ("artist_names", pa.list_(pa.string())),
+    ]
+)
+ARTIST_SCHEMA = pa.schema(
+    [("artist_id", pa.string()), ("artist_name", pa.string()), ("genres", pa.list_(pa.string()))]
+)
+FEATURE_COLUMNS = (
+    "danceability", "energy", "valence", "acousticness", "instrumentalness",
+    "speechiness", "liveness", "loudness", "tempo",
+)
+FEATURE_SCHEMA = pa.schema([("track_id", pa.string())] + [(c, pa.float64()) for c in FEATURE_COLUMNS])
+LISTENER_SCHEMA = pa.schema(
+    [("listener_id", pa.string()), ("display_name", pa.string()), ("timezone", pa.string())]
+)
+
+
+@dataclass
+class RawBatch:
+    """Raw records from one source for one listener, in the shape of the `raw.*` tables."""
+
+    source: str
+    listener_id: str
+    plays: list[dict] = field(default_factory=list)
+    tracks: list[dict] = field(default_factory=list)
+    artists: list[dict] = field(default_factory=list)
+    audio_features: list[dict] = field(default_factory=list)
+    listeners: list[dict] = field(default_factory=list)
+    feature_provider: str = "none"
+
+
+@dataclass
+class LoadReport:
+    ingest_run_id: str
+    listener_id: str
+    source: str
+    records_read: int
+    plays_inserted: int
+    plays_duplicate: int
+    records_rejected: int
+    cursor_before: int | None
+    cursor_after: int | None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def latest_played_at_ms(con: duckdb.DuckDBPyConnection, listener_id: str) -> int | None:
+    """The incremental cursor: newest stored play of the listener, in Unix milliseconds."""
+    row = con.execute(
+        "select epoch_ms(max(played_at)) from raw.plays where listener_id = ?", [listener_id]
+    ).fetchone()
+    return None if row[0] is None else int(row[0])
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
+    """Expose an Arrow table to SQL under `name` for the duration of the block."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, extra: dict) -> None:
+    if not rows:
+        return
+    with _registered(con, "batch", pa.Table.from_pylist(rows, schema=schema)):
+        _insert_new_from_batch(con, table, key, schema, extra)
+
+
+def _insert_new_from_batch(con, table: str, key: str, schema: pa.Schema, extra: dict) -> None:
+    columns = ", ".join(schema.names)
+    extra_cols = ", ".join(extra)
+    placeholders = ", ".join("?" for _ in extra)
+    con.execute(
+        f"""
+        insert into {table} ({columns}, {extra_cols})
+        select {columns}, {placeholders} from batch b
+        where b.{key} is not null
+          and not exists (select 1 from {table} t where t.{key} = b.{key})
+        qualify row_number() over (partition by b.{key}) = 1
+        """,
+        list(extra.values()),
+    )
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
+    """Land a batch in one transaction and record it in `raw.ingest_runs`."""
+    run_id = f"{batch.source}-{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    started = _utcnow()
+    cursor_before = latest_played_at_ms(con, batch.listener_id)
+    provenance = {"source": batch.source, "ingest_run_id": run_id, "loaded_at": started}
+    con.execute("begin transaction")
+    try:
+        if batch.listeners:
+            with _registered(con, "listeners", pa.Table.from_pylist(batch.listeners, schema=LISTENER_SCHEMA)):
+                con.execute(
+                    "insert or replace into raw.listeners "
+                    "select listener_id, display_name, timezone, ?, ?, ? from listeners",
+                    [batch.source, run_id, started],
+                )
+        _insert_new(con, "raw.artists", "artist_id", batch.artists, ARTIST_SCHEMA, provenance)
+        _insert_new(con, "raw.tracks", "track_id", batch.tracks, TRACK_SCHEMA, provenance)
+        _insert_new(
+            con, "raw.audio_features", "track_id", batch.audio_features, FEATURE_SCHEMA,
+            {"provider": batch.feature_provider, "ingest_run_id": run_id, "loaded_at": started},
+        )
+        plays = pa.Table.from_pylist(batch.plays, schema=PLAY_SCHEMA)
+        plays = plays.append_column("record_no", pa.array(range(len(batch.plays)), pa.int64()))
+        with _registered(con, "plays", plays):
+            rejected = _reject_bad_plays(con, batch.source, run_id, started)
+            inserted = _insert_new_plays(con, batch.source, run_id, started)
+        cursor_after = latest_played_at_ms(con, batch.listener_id)
+        report = LoadReport(
+            ingest_run_id=run_id,
+            listener_id=batch.listener_id,
+            source=batch.source,
+            records_read=len(batch.plays),
+            plays_inserted=inserted,
+            plays_duplicate=len(batch.plays) - inserted - rejected,
+            records_rejected=rejected,
+            cursor_before=cursor_before,
+            cursor_after=cursor_after,
+        )
+        _record_run(con, report, started, "success", None)
+        con.execute("commit")
+    except Exception as exc:
+        con.execute("rollback")
+        failed = LoadReport(run_id, batch.listener_id, batch.source, len(batch.plays), 0, 0, 0,
+                            cursor_before, cursor_before)
+        _record_run(con, failed, started, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    return report
+
+
+def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> int:
+    """Insert the registered `plays` not stored yet (the first of in-batch repeats); return the count."""
+    inserted = con.execute(
+        """
+        insert into raw.plays
+        select p.* exclude (record_no), ?, ?, ? from plays p
+        where p.listener_id is not null and p.track_id is not null
+          and p.played_at is not null and p.ms_played >= 0
+          and not exists (
+            select 1 from raw.plays r
+            where r.listener_id = p.listener_id and r.track_id = p.track_id
+              and r.played_at = p.played_at)
+        qualify row_number() over (
+            partition by p.listener_id, p.track_id, p.played_at order by p.record_no) = 1
+        """,
+        [source, run_id, at],
+    ).fetchone()[0]
+    return int(inserted)
+
+
+def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> int:
+    """Plays whose keys are missing or whose duration is negative go to raw.rejected_records."""
+    return int(
+        con.execute(
+            """
+            insert into raw.rejected_records
+            select ?, ?, 'play #' || record_no::varchar,
+                   case when listener_id is null then 'missing listener_id'
+                        when track_id is null then 'missing track_id'
+                        when played_at is null then 'missing played_at'
+                        else 'negative or missing ms_played' end,
+                   to_json(struct_pack(listener_id, track_id, played_at, ms_played))::varchar,
+                   ?
+            from plays
+            where listener_id is null or track_id is null or played_at is null
+               or ms_played is null or ms_played < 0
+            """,
+            [run_id, source, at],
+        ).fetchone()[0]
+    )
+
+
+def _record_run(con, report: LoadReport, started: datetime, outcome: str, message: str | None) -> None:
+    con.execute(
+        "insert into raw.ingest_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.ingest_run_id, report.listener_id, report.source, started, _utcnow(), outcome,
+            report.records_read, report.plays_inserted, report.plays_duplicate, report.records_rejected,
+            report.cursor_before, report.cursor_after, message,
+        ],
+    )

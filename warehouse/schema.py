@@ -1,0 +1,170 @@
+"""DDL for the tables Python writes: `raw.*` (landing) and `ml.*` (model outputs).
+
+dbt reads both as sources; it owns everything in `staging`, `intermediate` and `marts`.
+All timestamps are naive UTC (`TIMESTAMP`), so no session time zone can shift them.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+RAW_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.listeners (
+    listener_id   varchar primary key,
+    display_name  varchar,
+    timezone      varchar not null,      -- IANA name; local hours are computed in it
+    source        varchar not null,
+    ingest_run_id varchar not null,
+    loaded_at     timestamp not null
+);
+
+create table if not exists raw.ingest_runs (
+    ingest_run_id    varchar primary key,
+    listener_id      varchar not null,
+    source           varchar not null,   -- demo | spotify_api | extended_history | account_data
+    started_at       timestamp not null,
+    finished_at      timestamp,
+    outcome          varchar not null,   -- success | failed
+    records_read     integer not null default 0,
+    plays_inserted   integer not null default 0,
+    plays_duplicate  integer not null default 0,
+    records_rejected integer not null default 0,
+    cursor_before    bigint,             -- newest played_at before the run, Unix ms
+    cursor_after     bigint,
+    message          varchar
+);
+
+create table if not exists raw.plays (
+    listener_id   varchar not null,
+    track_id      varchar not null,
+    played_at     timestamp not null,    -- UTC, when the play ended (as Spotify reports it)
+    ms_played     integer not null,
+    skipped       boolean,
+    reason_start  varchar,
+    reason_end    varchar,
+    shuffle       boolean,
+    context_uri   varchar,
+    platform      varchar,
+    source        varchar not null,
+    ingest_run_id varchar not null,
+    loaded_at     timestamp not null,
+    primary key (listener_id, track_id, played_at)
+);
+
+create table if not exists raw.tracks (
+    track_id        varchar primary key,
+    track_name      varchar,
+    album_id        varchar,
+    album_name      varchar,
+    album_image_url varchar,
+    duration_ms     integer,
+    artist_ids      varchar[],
+    artist_names    varchar[],
+    source          varchar not null,
+    ingest_run_id   varchar not null,
+    loaded_at       timestamp not null
+);
+
+create table if not exists raw.artists (
+    artist_id     varchar primary key,
+    artist_name   varchar,
+    genres        varchar[],
+    source        varchar not null,
+    ingest_run_id varchar not null,
+    loaded_at     timestamp not null
+);
+
+create table if not exists raw.audio_features (
+    track_id         varchar primary key,
+    danceability     double,
+    energy           double,
+    valence          double,
+    acousticness     double,
+    instrumentalness double,
+    speechiness      double,
+    liveness         double,
+    loudness         double,
+    tempo            double,
+    provider         varchar not null,
+    ingest_run_id    varchar not null,
+    loaded_at        timestamp not null
+);
+
+create table if not exists raw.rejected_records (
+    ingest_run_id varchar not null,
+    source        varchar not null,
+    record_ref    varchar not null,      -- file and record number, or API item index
+    reason        varchar not null,
+    payload       varchar,
+    rejected_at   timestamp not null
+);
+"""
+
+ML_DDL = """
+create schema if not exists ml;
+
+create table if not exists ml.mood_clusters (
+    run_id           varchar not null,
+    cluster_id       integer not null,
+    label            varchar not null,
+    size             integer not null,
+    valence          double not null,
+    energy           double not null,
+    danceability     double not null,
+    acousticness     double not null,
+    instrumentalness double not null,
+    tempo_norm       double not null,
+    primary key (run_id, cluster_id)
+);
+
+create table if not exists ml.track_moods (
+    track_id        varchar primary key,
+    mood_cluster_id integer not null,
+    mood_run_id     varchar not null
+);
+
+create table if not exists ml.model_runs (
+    run_id               varchar primary key,
+    model_name           varchar not null,   -- mood_clusters | next_mood | session_start
+    listener_id          varchar,
+    trained_at           timestamp not null,
+    params               json,
+    data_start           timestamp,
+    data_end             timestamp,
+    n_train              integer,
+    n_val                integer,
+    metrics              json,               -- the model's own metrics, nulls where undefined
+    baselines            json,               -- {baseline_name: metrics}
+    served               varchar,            -- model | <name>_baseline
+    model_beats_baseline boolean,
+    confidence_kind      varchar,
+    artifact_path        varchar,
+    note                 varchar
+);
+
+create table if not exists ml.next_mood_predictions (
+    listener_id     varchar not null,
+    run_id          varchar not null,
+    as_of           timestamp not null,      -- the last play the prediction follows
+    mood_cluster_id integer not null,
+    probability     double not null,
+    primary key (listener_id, mood_cluster_id)
+);
+
+create table if not exists ml.session_start_predictions (
+    listener_id       varchar not null,
+    run_id            varchar not null,
+    hour_start_local  timestamp not null,
+    local_hour        integer not null,
+    probability       double not null,
+    primary key (listener_id, local_hour)
+);
+"""
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every Python-owned table that is missing; existing data is left alone."""
+    con.execute(RAW_DDL)
+    con.execute(ML_DDL)
