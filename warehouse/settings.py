@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     spotify_client_secret: SecretStr | None = Field(None, validation_alias=_env("SPOTIFY_CLIENT_SECRET"))
     spotify_refresh_token: SecretStr | None = Field(None, validation_alias=_env("SPOTIFY_REFRESH_TOKEN"))
 
+    recently_played_limit: int = Field(25, ge=0, le=25, validation_alias=_env("SPOTIFY_BRAIN_RECENTLY_PLAYED_LIMIT"))
+
     demo_seed: int = Field(42, validation_alias=_env("SPOTIFY_BRAIN_DEMO_SEED"))
     demo_days: int = Field(365, ge=1, validation_alias=_env("SPOTIFY_BRAIN_DEMO_DAYS"))
     demo_listeners: int = Field(1, ge=1, validation_alias=_env("SPOTIFY_BRAIN_DEMO_LISTENERS"))

@@ -81,6 +81,8 @@ paired as (
 
 select
     *,
+    {{ var('drift_recent_days') }} as recent_days,
+    {{ var('drift_threshold') }} as threshold,
     (recent_value - earlier_value) / nullif(abs(earlier_value), 0) as relative_change,
     coalesce(abs((recent_value - earlier_value) / nullif(abs(earlier_value), 0)) > {{ var('drift_threshold') }}, false)
         as is_drift

@@ -1,0 +1,280 @@
+"""Build dashboard_data.json (shared/dashboard_contract.md) for one listener from marts and ml tables.
+
+Reads only; every number comes from a dbt mart or an `ml.*` table, so it can be traced to
+the model run behind it. Undefined values are None (JSON null), never made up.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+SCHEMA_VERSION = "1.0"
+CENTROID_KEYS = ("valence", "energy", "danceability", "acousticness", "instrumentalness", "tempo_norm")
+HISTORY_LENGTH = 10
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _iso(ts_utc: datetime | None, tz: ZoneInfo) -> str | None:
+    """A naive-UTC timestamp as ISO 8601 with the listener's offset."""
+    if ts_utc is None:
+        return None
+    return ts_utc.replace(tzinfo=timezone.utc).astimezone(tz).isoformat(timespec="seconds")
+
+
+def _round(value, digits: int = 4):
+    return None if value is None else round(float(value), digits)
+
+
+def build_dashboard(con: duckdb.DuckDBPyConnection, listener_id: str, *, recently_played_limit: int = 25,
+                    now: datetime | None = None) -> dict:
+    listener = _rows(con, "select * from staging.stg_spotify__listeners where listener_id = ?", [listener_id])
+    if not listener:
+        raise LookupError(f"SPOTIFY_BRAIN_LISTENER_ID={listener_id!r}: no such listener in raw.listeners")
+    listener = listener[0]
+    tz = ZoneInfo(listener["timezone"])
+    clusters = _mood_clusters(con)
+    session_probs = _session_probs(con, listener_id)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": (now or datetime.now(timezone.utc)).astimezone(tz).isoformat(timespec="seconds"),
+        "listener": {"id": listener_id, "display_name": listener["display_name"], "timezone": listener["timezone"]},
+        "next_prediction": _next_prediction(con, listener_id, clusters),
+        "session_probs": session_probs,
+        "top_hours": _top_hours(session_probs),
+        "session_actual": _session_actual(con, listener_id),
+        "mood_clusters": list(clusters.values()),
+        "mood_trajectory": _mood_trajectory(con, listener_id, tz),
+        "recently_played": _recently_played(con, listener_id, tz, recently_played_limit),
+        "genre_profiles": _genre_profiles(con, listener_id),
+        "metrics": _metrics(con, listener_id, tz),
+        "drift": _drift(con, listener_id),
+    }
+
+
+def _mood_clusters(con) -> dict[int, dict]:
+    rows = _rows(con, "select * from staging.stg_ml__mood_clusters order by mood_cluster_id")
+    return {
+        r["mood_cluster_id"]: {
+            "cluster_id": r["mood_cluster_id"], "label": r["mood_label"], "size": r["size"],
+            "centroid": {k: _round(r[k]) for k in CENTROID_KEYS},
+        }
+        for r in rows
+    }
+
+
+def _next_prediction(con, listener_id: str, clusters: dict[int, dict]) -> dict:
+    rows = _rows(
+        con,
+        """
+        select p.mood_cluster_id, p.probability, p.run_id, r.served, r.confidence_kind, r.metrics, r.baselines
+        from ml.next_mood_predictions p join ml.model_runs r using (run_id)
+        where p.listener_id = ? order by p.probability desc, p.mood_cluster_id
+        """,
+        [listener_id],
+    )
+    rows = [r for r in rows if r["mood_cluster_id"] in clusters]
+    if not rows:
+        return {"mood_cluster_id": None, "mood_label": None, "confidence": None, "confidence_kind": None,
+                "mood_distribution": [], "prediction_source": None, "model_version": None,
+                "validation_reliability": None, "cluster_centroid": None, "recommended_tracks": []}
+    total = sum(r["probability"] for r in rows)
+    top = rows[0]
+    served = top["served"]
+    served_metrics = json.loads(top["metrics"]) if served == "model" else json.loads(top["baselines"]).get(
+        served.removesuffix("_baseline"), {})
+    distribution = sorted(
+        ({"mood_cluster_id": r["mood_cluster_id"], "mood_label": clusters[r["mood_cluster_id"]]["label"],
+          "probability": _round(r["probability"] / total, 6)} for r in rows),
+        key=lambda d: d["mood_cluster_id"],
+    )
+    return {
+        "mood_cluster_id": top["mood_cluster_id"],
+        "mood_label": clusters[top["mood_cluster_id"]]["label"],
+        "confidence": _round(top["probability"] / total, 6),
+        "confidence_kind": top["confidence_kind"],
+        "mood_distribution": distribution,
+        "prediction_source": served,
+        "model_version": top["run_id"],
+        "validation_reliability": _round(served_metrics.get("accuracy")),
+        "cluster_centroid": clusters[top["mood_cluster_id"]]["centroid"],
+        "recommended_tracks": _recommended(con, listener_id, top["mood_cluster_id"]),
+    }
+
+
+def _recommended(con, listener_id: str, mood_cluster_id: int) -> list[dict]:
+    """The listener's own most played tracks in the mood (ties: most recent first)."""
+    return _rows(
+        con,
+        """
+        select t.track_id, t.track_name, t.primary_artist_name as artist_name, t.album_image_url as image_url
+        from marts.fct_plays p
+        join staging.stg_ml__track_moods m using (track_id)
+        join marts.dim_tracks t using (track_id)
+        where p.listener_id = ? and m.mood_cluster_id = ? and not p.is_skipped
+        group by all
+        order by count(*) desc, max(p.played_at) desc, t.track_id
+        limit 5
+        """,
+        [listener_id, mood_cluster_id],
+    )
+
+
+def _session_probs(con, listener_id: str) -> dict[str, float | None]:
+    rows = _rows(con, "select local_hour, probability from ml.session_start_predictions where listener_id = ?",
+                 [listener_id])
+    by_hour = {r["local_hour"]: _round(r["probability"], 6) for r in rows}
+    return {str(h): by_hour.get(h) for h in range(24)}
+
+
+def _top_hours(session_probs: dict[str, float | None]) -> list[dict]:
+    known = [(int(h), p) for h, p in session_probs.items() if p is not None]
+    known.sort(key=lambda hp: (-hp[1], hp[0]))
+    return [{"hour": h, "probability": p} for h, p in known[:3]]
+
+
+def _session_actual(con, listener_id: str) -> dict[str, float]:
+    rows = _rows(con, "select local_hour, relative_frequency from marts.session_start_profile where listener_id = ?",
+                 [listener_id])
+    by_hour = {r["local_hour"]: _round(r["relative_frequency"]) for r in rows}
+    return {str(h): by_hour.get(h, 0.0) for h in range(24)}
+
+
+def _mood_trajectory(con, listener_id: str, tz: ZoneInfo) -> list[dict]:
+    rows = _rows(con, "select * from marts.listening_mood_trajectory where listener_id = ? order by bin_start_utc",
+                 [listener_id])
+    return [{"time": _iso(r["bin_start_utc"], tz), "valence": _round(r["valence"]), "energy": _round(r["energy"])}
+            for r in rows]
+
+
+def _recently_played(con, listener_id: str, tz: ZoneInfo, limit: int) -> list[dict]:
+    rows = _rows(
+        con,
+        """
+        select p.track_id, t.track_name, t.primary_artist_name as artist_name, p.played_at,
+               t.album_image_url as image_url, m.mood_cluster_id
+        from marts.fct_plays p
+        left join marts.dim_tracks t using (track_id)
+        left join staging.stg_ml__track_moods m using (track_id)
+        where p.listener_id = ?
+        order by p.played_at desc, p.track_id
+        limit ?
+        """,
+        [listener_id, limit],
+    )
+    return [{**r, "played_at": _iso(r["played_at"], tz)} for r in rows]
+
+
+def _genre_profiles(con, listener_id: str) -> dict:
+    rows = _rows(
+        con,
+        """
+        select profile_kind, profile_key, genre, share from marts.genre_profiles
+        where listener_id = ? and genre_rank <= case when profile_kind = 'overall' then 10 else 5 end
+        order by profile_kind, profile_key, genre_rank
+        """,
+        [listener_id],
+    )
+    profiles: dict = {"overall": [], "by_part_of_day": {}, "by_mood": {}}
+    for r in rows:
+        entry = {"genre": r["genre"], "share": _round(r["share"])}
+        if r["profile_kind"] == "overall":
+            profiles["overall"].append(entry)
+        else:
+            key = "by_part_of_day" if r["profile_kind"] == "part_of_day" else "by_mood"
+            profiles[key].setdefault(r["profile_key"], []).append(entry)
+    return profiles
+
+
+def _metrics(con, listener_id: str, tz: ZoneInfo) -> dict:
+    """Training runs, newest first: each pairs the mood and session runs of one data snapshot."""
+    rows = _rows(
+        con,
+        """
+        select m.data_end, m.trained_at as mood_at, s.trained_at as session_at,
+               m.run_id as mood_run, m.metrics as mood_metrics, m.baselines as mood_baselines,
+               m.served as mood_served, m.model_beats_baseline as mood_beats,
+               s.run_id as session_run, s.metrics as session_metrics, s.baselines as session_baselines,
+               s.served as session_served, s.model_beats_baseline as session_beats,
+               (select count(distinct track_id) from marts.fct_plays p
+                 where p.listener_id = m.listener_id and p.played_at <= m.data_end) as num_tracks,
+               (select count(*) from marts.fct_sessions x
+                 where x.listener_id = m.listener_id and x.ended_at <= m.data_end) as num_sessions
+        from ml.model_runs m
+        join ml.model_runs s on s.listener_id = m.listener_id and s.data_end = m.data_end
+                             and s.model_name = 'session_start'
+        where m.model_name = 'next_mood' and m.listener_id = ?
+        qualify row_number() over (partition by m.data_end order by m.trained_at desc, s.trained_at desc) = 1
+        order by m.data_end desc
+        limit ?
+        """,
+        [listener_id, HISTORY_LENGTH + 1],
+    )
+    runs = [_run(r, tz) for r in rows]
+    return {"latest": runs[0] if runs else None, "history": runs[1:]}
+
+
+def _run(r: dict, tz: ZoneInfo) -> dict:
+    mood, mood_base = json.loads(r["mood_metrics"]), json.loads(r["mood_baselines"])
+    sess, sess_base = json.loads(r["session_metrics"]), json.loads(r["session_baselines"])
+    return {
+        "run_at": _iso(max(r["mood_at"], r["session_at"]), tz),
+        "num_tracks": r["num_tracks"],
+        "num_sessions": r["num_sessions"],
+        "mood_model": {
+            "run_id": r["mood_run"],
+            "train_accuracy": _round(mood.get("train_accuracy")),
+            "val_accuracy": _round(mood.get("accuracy")),
+            "val_top3_accuracy": _round(mood.get("top3_accuracy")),
+            "val_f1_macro": _round(mood.get("f1_macro")),
+            "val_log_loss": _round(mood.get("log_loss")),
+            "val_calibration_error": _round(mood.get("calibration_error")),
+            "baselines": {name: {"val_accuracy": _round(m.get("accuracy")), "val_log_loss": _round(m.get("log_loss")),
+                                 "val_top3_accuracy": _round(m.get("top3_accuracy")),
+                                 "val_f1_macro": _round(m.get("f1_macro"))}
+                          for name, m in mood_base.items()},
+            "model_beats_baseline": bool(r["mood_beats"]),
+            "served": r["mood_served"],
+        },
+        "session_model": {
+            "run_id": r["session_run"],
+            "train_roc_auc": _round(sess.get("train_roc_auc")),
+            "val_roc_auc": _round(sess.get("roc_auc")),
+            "val_pr_auc": _round(sess.get("pr_auc")),
+            "val_f1": _round(sess.get("f1")),
+            "val_brier": _round(sess.get("brier")),
+            "val_log_loss": _round(sess.get("log_loss")),
+            "calibration_error": _round(sess.get("calibration_error")),
+            "baselines": {name: {"val_roc_auc": _round(m.get("roc_auc")), "val_pr_auc": _round(m.get("pr_auc")),
+                                 "val_brier": _round(m.get("brier")), "val_log_loss": _round(m.get("log_loss"))}
+                          for name, m in sess_base.items()},
+            "model_beats_baseline": bool(r["session_beats"]),
+            "served": r["session_served"],
+        },
+    }
+
+
+def _drift(con, listener_id: str) -> dict:
+    rows = _rows(con, "select * from marts.listening_drift where listener_id = ? order by metric", [listener_id])
+    groups = {"feature": "features", "habit": "habits", "mood_share": "mood_shares"}
+    # the flag follows the audio-feature means; habits and mood shares are reported beside it
+    drift: dict = {
+        "drift_detected": any(r["is_drift"] for r in rows if r["metric_kind"] == "feature"),
+        "recent_days": rows[0]["recent_days"] if rows else None,
+        "threshold": float(rows[0]["threshold"]) if rows else None,
+        "features": {}, "habits": {}, "mood_shares": {},
+    }
+    for r in rows:
+        drift[groups[r["metric_kind"]]][r["metric"]] = {
+            "recent": _round(r["recent_value"]), "earlier": _round(r["earlier_value"]),
+            "relative_change": _round(r["relative_change"]), "drift": bool(r["is_drift"]),
+        }
+    return drift

@@ -1,0 +1,1 @@
+"""Pure-Python ML: mood clusters, next-track mood, session start, baselines, evaluation, registry."""

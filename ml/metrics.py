@@ -1,0 +1,72 @@
+"""Metrics that return None, never a made-up number, when they are undefined on the data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, f1_score, log_loss, roc_auc_score
+
+
+def clean(value) -> float | None:
+    """A finite float, or None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float | None:
+    """Expected calibration error: mean |accuracy - confidence| over equal-width bins, weighted by size."""
+    if len(confidence) == 0:
+        return None
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            error += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return clean(error)
+
+
+def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
+    """top-1/top-3 accuracy, macro F1, log loss and calibration error of a probability matrix."""
+    if len(y_true) == 0:
+        return {k: None for k in ("accuracy", "top3_accuracy", "f1_macro", "log_loss", "calibration_error")}
+    order = np.argsort(-proba, axis=1)
+    predicted = classes[order[:, 0]]
+    top3 = classes[order[:, :3]]
+    clipped = np.clip(proba, 1e-15, 1)
+    return {
+        "accuracy": clean(np.mean(predicted == y_true)),
+        "top3_accuracy": clean(np.mean((top3 == y_true[:, None]).any(axis=1))),
+        "f1_macro": clean(f1_score(y_true, predicted, labels=classes, average="macro", zero_division=0)),
+        "log_loss": clean(log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)),
+        "calibration_error": calibration_error(proba.max(axis=1), (predicted == y_true).astype(float)),
+    }
+
+
+def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict:
+    """ROC-AUC and PR-AUC (None with one class), Brier, log loss, calibration error, F1 at threshold."""
+    y_true = y_true.astype(int)
+    if len(y_true) == 0:
+        return {k: None for k in ("roc_auc", "pr_auc", "brier", "log_loss", "calibration_error", "f1")}
+    two_classes = len(np.unique(y_true)) == 2
+    return {
+        "roc_auc": clean(roc_auc_score(y_true, p)) if two_classes else None,
+        "pr_auc": clean(average_precision_score(y_true, p)) if two_classes else None,
+        "brier": clean(brier_score_loss(y_true, p)),
+        "log_loss": clean(log_loss(y_true, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        "calibration_error": calibration_error(p, y_true.astype(float)),
+        "f1": clean(f1_score(y_true, (p >= threshold).astype(int), zero_division=0)) if two_classes else None,
+    }
+
+
+def best_f1_threshold(y_true: np.ndarray, p: np.ndarray) -> float:
+    """The probability threshold that maximises F1 on (training) data; 0.5 when undefined."""
+    if len(np.unique(y_true)) < 2:
+        return 0.5
+    candidates = np.unique(np.round(p, 3))
+    scores = [f1_score(y_true, (p >= t).astype(int), zero_division=0) for t in candidates]
+    return float(candidates[int(np.argmax(scores))])

@@ -1,0 +1,150 @@
+"""Next-track mood: a regularized logistic regression on what is known before the next track,
+judged on a time-ordered holdout against four baselines; the better one is served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ml.baselines import MOOD_BASELINES, MajorityBaseline
+from ml.metrics import multiclass_metrics
+from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
+from ml.training import choose_served, data_window, load_frame, take, time_split
+
+CATEGORICAL = ("prev_mood_1", "prev_mood_2", "prev_mood_3", "local_hour")
+NUMERIC = (
+    "prev_valence", "prev_energy", "prev_danceability", "prev_acousticness", "prev_instrumentalness",
+    "prev_tempo_norm", "prev_is_skipped", "log_seconds_since_prev_play", "log_plays_before_in_session",
+    "hour_sin", "hour_cos", "dow_sin", "dow_cos",
+)
+MIN_TRAIN_ROWS = 100
+PARAMS = {"estimator": "LogisticRegression", "C": 0.5, "max_iter": 2000, "holdout": "last 20% by time"}
+
+
+def prepare(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Derived columns; missing earlier moods become -1, missing numbers 0."""
+    out = dict(frame)
+    for col in ("prev_mood_1", "prev_mood_2", "prev_mood_3"):
+        out[col] = np.nan_to_num(np.asarray(frame[col], dtype=float), nan=-1).astype(int)
+    out["log_seconds_since_prev_play"] = np.log1p(np.clip(np.nan_to_num(frame["seconds_since_prev_play"].astype(float)), 0, None))
+    out["log_plays_before_in_session"] = np.log1p(np.nan_to_num(frame["plays_before_in_session"].astype(float)))
+    out["prev_is_skipped"] = np.array([bool(v) for v in frame["prev_is_skipped"]], dtype=float)
+    return out
+
+
+class MoodModel:
+    """The learned predictor, with the same interface as the baselines."""
+
+    name = "model"
+
+    def __init__(self, classes: np.ndarray, C: float = PARAMS["C"]):
+        self.classes = classes
+        self.pipeline = Pipeline([
+            ("columns", ColumnTransformer([
+                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(len(CATEGORICAL)))),
+                ("numeric", StandardScaler(), list(range(len(CATEGORICAL), len(CATEGORICAL) + len(NUMERIC)))),
+            ])),
+            ("classifier", LogisticRegression(C=C, max_iter=PARAMS["max_iter"])),
+        ])
+
+    @staticmethod
+    def _matrix(frame: dict) -> np.ndarray:
+        return np.column_stack([np.nan_to_num(np.asarray(frame[c], dtype=float)) for c in CATEGORICAL + NUMERIC])
+
+    def fit(self, frame: dict) -> "MoodModel":
+        self.pipeline.fit(self._matrix(frame), frame["target"])
+        return self
+
+    def predict_proba(self, frame: dict) -> np.ndarray:
+        proba = np.zeros((len(frame["prev_mood_1"]), len(self.classes)))
+        learned = self.pipeline.predict_proba(self._matrix(frame))
+        for j, cls in enumerate(self.pipeline.classes_):
+            proba[:, np.searchsorted(self.classes, cls)] = learned[:, j]
+        return proba
+
+
+def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun | None:
+    """Train, evaluate against the baselines, store the run and the served predictor."""
+    classes = np.array(sorted(r[0] for r in con.execute("select mood_cluster_id from staging.stg_ml__mood_clusters").fetchall()))
+    frame = load_frame(con, "marts.ml_next_track_training", listener_id, "started_at, play_id")
+    if len(classes) == 0:
+        return None
+    frame = prepare(frame)
+    frame["target"] = frame["target_mood_cluster_id"].astype(int)
+    n = len(frame["target"])
+    cut = time_split(n)
+    train, val = take(frame, slice(0, cut)), take(frame, slice(cut, n))
+
+    notes, baselines, predictors = [], {}, {}
+    if cut > 0 and n - cut > 0:
+        for baseline_class in MOOD_BASELINES:
+            baseline = baseline_class(classes).fit(train)
+            baselines[baseline.name] = multiclass_metrics(val["target"], baseline.predict_proba(val), classes)
+            predictors[baseline.name] = baseline_class
+    else:
+        notes.append(f"only {n} next-track rows: no holdout, metrics are null")
+
+    model_metrics = {"train_accuracy": None, **multiclass_metrics(np.array([]), np.empty((0, len(classes))), classes)}
+    trained = cut >= MIN_TRAIN_ROWS and len(np.unique(train["target"])) > 1 and n - cut > 0
+    if trained:
+        model = MoodModel(classes).fit(train)
+        model_metrics = {
+            "train_accuracy": multiclass_metrics(train["target"], model.predict_proba(train), classes)["accuracy"],
+            **multiclass_metrics(val["target"], model.predict_proba(val), classes),
+        }
+    else:
+        notes.append(f"{cut} training rows (need {MIN_TRAIN_ROWS} with two moods): no model trained")
+
+    choice = choose_served(
+        model_metrics["log_loss"] if trained else None,
+        {name: m["log_loss"] for name, m in baselines.items()}, fallback="majority",
+    )
+    notes.append(choice.reason)
+    # the served predictor is refitted on all rows, so it knows the most recent listening
+    if choice.served == "model":
+        served = MoodModel(classes).fit(frame)
+    else:
+        name = choice.served.removesuffix("_baseline")
+        served = predictors.get(name, MajorityBaseline)(classes)
+        served = served.fit(frame) if n else _uniform(served, classes)
+    params = {**PARAMS, "classes": classes.tolist(), "min_train_rows": MIN_TRAIN_ROWS}
+    data_start, data_end = data_window(con, listener_id)
+    run = ModelRun(
+        model_name="next_mood", listener_id=listener_id, params=params,
+        data_start=data_start, data_end=data_end,
+        n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
+        model_beats_baseline=choice.model_beats_baseline,
+        confidence_kind="uncalibrated_model_probability" if choice.served == "model" else "estimated_baseline_probability",
+        note="; ".join(notes),
+        run_id=make_run_id("next_mood", listener_id, params, fingerprint(frame["play_id"], frame["target"])),
+    )
+    return save_run(con, run, data_dir, served)
+
+
+def _uniform(baseline: MajorityBaseline, classes: np.ndarray) -> MajorityBaseline:
+    baseline.distribution = np.full(len(classes), 1 / len(classes))
+    return baseline
+
+
+def predict_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str) -> dict | None:
+    """Score the state after the latest play with the stored predictor; store and return it."""
+    run = latest_run(con, "next_mood", listener_id)
+    frame = load_frame(con, "marts.ml_next_track_scoring", listener_id, "as_of")
+    con.execute("delete from ml.next_mood_predictions where listener_id = ?", [listener_id])
+    if run is None or len(frame["listener_id"]) == 0:
+        return None
+    predictor = load_artifact(run)
+    proba = predictor.predict_proba(prepare(frame))[0]
+    proba = proba / proba.sum()
+    for cluster_id, p in zip(predictor.classes, proba):
+        con.execute(
+            "insert into ml.next_mood_predictions values (?, ?, ?, ?, ?)",
+            [listener_id, run["run_id"], frame["as_of"][0].item(), int(cluster_id), float(p)],
+        )
+    return {"run_id": run["run_id"], "distribution": dict(zip(predictor.classes.tolist(), proba.tolist()))}

@@ -1,0 +1,138 @@
+"""Session start: the probability that a listening session starts in a local hour, from what is
+known when the hour begins; judged on a time-ordered holdout against the hour-of-week and
+hour-of-day rates, and the better one is served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ml.baselines import SESSION_BASELINES
+from ml.metrics import best_f1_threshold, binary_metrics
+from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
+from ml.training import choose_served, data_window, load_frame, take, time_split
+
+CATEGORICAL = ("local_hour", "weekend_hour")
+NUMERIC = (
+    "hour_sin", "hour_cos", "dow_sin", "dow_cos", "sessions_last_24h", "sessions_last_7d",
+    "same_hour_rate_4w", "log_hours_since_last_session",
+)
+MIN_TRAIN_ROWS = 24 * 14
+PARAMS = {"estimator": "LogisticRegression", "C": 0.5, "max_iter": 2000, "holdout": "last 20% by time"}
+BASELINES_BY_NAME = {b.name: b for b in SESSION_BASELINES}
+
+
+def prepare(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = dict(frame)
+    hour = frame["local_hour"].astype(int)
+    out["weekend_hour"] = (frame["local_dow"].astype(int) >= 5) * 24 + hour
+    rate = np.asarray(frame["same_hour_rate_4w"], dtype=float)
+    out["same_hour_rate_4w"] = np.where(np.isnan(rate), -1.0, rate)  # -1: no history for this hour yet
+    out["log_hours_since_last_session"] = np.log1p(np.asarray(frame["hours_since_last_session"], dtype=float))
+    return out
+
+
+class SessionModel:
+    """Logistic regression with the same interface as the rate baselines."""
+
+    name = "model"
+
+    def __init__(self, C: float = PARAMS["C"]):
+        self.threshold = 0.5
+        self.pipeline = Pipeline([
+            ("columns", ColumnTransformer([
+                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(len(CATEGORICAL)))),
+                ("numeric", StandardScaler(), list(range(len(CATEGORICAL), len(CATEGORICAL) + len(NUMERIC)))),
+            ])),
+            ("classifier", LogisticRegression(C=C, max_iter=PARAMS["max_iter"])),
+        ])
+
+    @staticmethod
+    def _matrix(frame: dict) -> np.ndarray:
+        return np.column_stack([np.asarray(frame[c], dtype=float) for c in CATEGORICAL + NUMERIC])
+
+    def fit(self, frame: dict) -> "SessionModel":
+        self.pipeline.fit(self._matrix(frame), frame["session_started"].astype(int))
+        return self
+
+    def predict_proba(self, frame: dict) -> np.ndarray:
+        return self.pipeline.predict_proba(self._matrix(frame))[:, 1]
+
+
+def _evaluate(predictor, train: dict, val: dict) -> dict:
+    """Holdout metrics; F1 at the threshold that was best on the training part."""
+    threshold = best_f1_threshold(train["session_started"].astype(int), predictor.predict_proba(train))
+    predictor.threshold = threshold
+    metrics = binary_metrics(val["session_started"], predictor.predict_proba(val), threshold)
+    return {**metrics, "threshold": threshold}
+
+
+def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:
+    frame = prepare(load_frame(con, "marts.ml_session_start_training", listener_id, "hour_start_utc"))
+    y = frame["session_started"].astype(int)
+    n = len(y)
+    cut = time_split(n)
+    train, val = take(frame, slice(0, cut)), take(frame, slice(cut, n))
+    notes, baselines = [], {}
+    if cut > 0 and n - cut > 0:
+        for name, baseline_class in BASELINES_BY_NAME.items():
+            baselines[name] = _evaluate(baseline_class().fit(train), train, val)
+    else:
+        notes.append(f"only {n} hours of history: no holdout, metrics are null")
+
+    empty = binary_metrics(np.array([]), np.array([]))
+    model_metrics = {"train_roc_auc": None, **empty, "threshold": None}
+    trained = cut >= MIN_TRAIN_ROWS and len(np.unique(y[:cut])) == 2 and n - cut > 0
+    if trained:
+        model = SessionModel().fit(train)
+        model_metrics = {
+            "train_roc_auc": binary_metrics(train["session_started"], model.predict_proba(train))["roc_auc"],
+            **_evaluate(model, train, val),
+        }
+    else:
+        notes.append(f"{cut} training hours (need {MIN_TRAIN_ROWS} with both outcomes): no model trained")
+
+    choice = choose_served(model_metrics["log_loss"] if trained else None,
+                           {name: m["log_loss"] for name, m in baselines.items()}, fallback="hour_of_day_rate")
+    notes.append(choice.reason)
+    served = SessionModel() if choice.served == "model" else BASELINES_BY_NAME[choice.served.removesuffix("_baseline")]()
+    if n:
+        served.fit(frame)  # refitted on all hours, so it knows the most recent weeks
+        served.threshold = model_metrics["threshold"] if choice.served == "model" else baselines.get(
+            choice.served.removesuffix("_baseline"), {}).get("threshold") or 0.5
+    else:
+        served.overall, served.rates, served.threshold = 0.0, {}, 0.5
+    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS}
+    data_start, data_end = data_window(con, listener_id)
+    run = ModelRun(
+        model_name="session_start", listener_id=listener_id, params=params,
+        data_start=data_start, data_end=data_end,
+        n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
+        model_beats_baseline=choice.model_beats_baseline,
+        confidence_kind="uncalibrated_model_probability" if choice.served == "model" else "estimated_baseline_probability",
+        note="; ".join(notes),
+        run_id=make_run_id("session_start", listener_id, params, fingerprint(frame["hour_start_utc"], y)),
+    )
+    return save_run(con, run, data_dir, served)
+
+
+def predict_session_starts(con: duckdb.DuckDBPyConnection, listener_id: str) -> dict[int, float] | None:
+    """Probabilities for the 24 local hours after the latest observed hour; stored and returned."""
+    run = latest_run(con, "session_start", listener_id)
+    frame = load_frame(con, "marts.ml_session_start_scoring", listener_id, "hours_ahead")
+    con.execute("delete from ml.session_start_predictions where listener_id = ?", [listener_id])
+    if run is None or len(frame["listener_id"]) == 0:
+        return None
+    proba = np.clip(load_artifact(run).predict_proba(prepare(frame)), 0, 1)
+    for start, hour, p in zip(frame["hour_start_local"], frame["local_hour"], proba):
+        con.execute(
+            "insert into ml.session_start_predictions values (?, ?, ?, ?, ?)",
+            [listener_id, run["run_id"], start.item(), int(hour), float(p)],
+        )
+    return dict(zip(frame["local_hour"].astype(int).tolist(), proba.tolist()))

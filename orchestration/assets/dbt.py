@@ -1,0 +1,59 @@
+"""dbt models as Dagster assets, in two steps around the mood clustering.
+
+The models that read `ml.track_moods` (source:ml+) run after the clustering asset; the
+rest before it. dbt tests become asset checks.
+"""
+
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.project import dbt_project
+from orchestration.resources import WAREHOUSE_POOL
+from warehouse.connection import writer_lock
+from warehouse.settings import load_settings
+
+MOOD_MODELS = "source:ml+"
+
+
+class Translator(DagsterDbtTranslator):
+    """Models are grouped by folder (staging, intermediate, marts); keys stay dbt's names."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
+        return super().get_group_name(dbt_resource_props)
+
+
+def dbt_build_args(full_refresh: bool = False) -> list[str]:
+    """The dbt command every dbt asset step runs (Dagster adds the --select of the step)."""
+    return ["build", *(["--full-refresh"] if full_refresh else [])]
+
+
+def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    settings = load_settings()
+    os.environ.update(settings.dbt_env())  # dbt reads the warehouse path from the environment
+    with writer_lock(settings.warehouse, settings.writer_lock_timeout_s):
+        yield from dbt.cli(dbt_build_args(), context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path, project=dbt_project(), exclude=MOOD_MODELS,
+    dagster_dbt_translator=Translator(), name="dbt_core_models", pool=WAREHOUSE_POOL,
+)
+def dbt_core_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Staging, sessions, hourly grid, dims and the session-start tables."""
+    yield from _run_dbt(context, dbt)
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path, project=dbt_project(), select=MOOD_MODELS,
+    dagster_dbt_translator=Translator(), name="dbt_mood_models", pool=WAREHOUSE_POOL,
+)
+def dbt_mood_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """Models that need track moods: next-track tables, genre profiles by mood, drift."""
+    yield from _run_dbt(context, dbt)

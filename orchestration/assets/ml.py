@@ -1,0 +1,115 @@
+"""Mood clusters, the two models and their predictions, over the dbt outputs."""
+
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from ml.moods import assign_track_moods, train_mood_run
+from ml.next_mood import predict_next_mood, train_next_mood
+from ml.registry import ModelRun
+from ml.session_start import predict_session_starts, train_session_start
+from orchestration.assets.dbt import dbt_core_models, dbt_mood_models
+from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
+
+
+def _model(name: str) -> dg.AssetKey:
+    for assets in (dbt_core_models, dbt_mood_models):
+        try:
+            return get_asset_key_for_model([assets], name)
+        except Exception:  # noqa: BLE001 - not in this group
+            continue
+    raise KeyError(name)
+
+
+def _comparison_table(run: ModelRun, metric_names: tuple[str, ...]) -> str:
+    """Markdown: the model next to every baseline on the holdout, the served one marked."""
+    header = "| predictor | " + " | ".join(metric_names) + " | served |"
+    lines = [header, "|" + "---|" * (len(metric_names) + 2)]
+    rows = {"model": run.metrics, **run.baselines}
+    served = run.served.removesuffix("_baseline")
+    for name, metrics in rows.items():
+        cells = ["—" if metrics.get(m) is None else f"{metrics[m]:.4f}" for m in metric_names]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'✅' if name == served else ''} |")
+    return "\n".join(lines)
+
+
+def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
+    return {
+        "run_id": run.run_id,
+        "served": run.served,
+        "model_beats_baseline": str(run.model_beats_baseline),
+        "holdout_comparison": dg.MetadataValue.md(_comparison_table(run, metric_names)),
+        "n_train": run.n_train,
+        "n_val": run.n_val,
+        "note": run.note or "",
+        "artifact": dg.MetadataValue.path(run.artifact_path or ""),
+    }
+
+
+@dg.asset(key=["ml", "mood_clusters"], group_name="ml", deps=[_model("dim_tracks"), _model("fct_plays")],
+          pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
+def mood_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """KMeans moods of the played tracks (k by silhouette), ids kept stable across retrains."""
+    with settings_and_writer() as (settings, con):
+        run = train_mood_run(con, settings.data_dir, settings.mood_k)
+    if run is None:
+        context.log.warning("no played tracks with audio features: no mood clusters this run")
+        return dg.MaterializeResult(metadata={"clusters": 0, "note": "no tracks with audio features"})
+    return dg.MaterializeResult(metadata={"run_id": run.run_id, **{k: v for k, v in run.metrics.items() if v is not None},
+                                          "tracks": run.n_train})
+
+
+@dg.asset(key=["ml", "track_moods"], group_name="ml", deps=[mood_clusters, _model("dim_tracks")],
+          pool=WAREHOUSE_POOL, kinds={"python"})
+def track_moods() -> dg.MaterializeResult:
+    """Every track with audio features gets the mood of the latest clustering (no refit)."""
+    with settings_and_writer() as (_, con):
+        assigned = assign_track_moods(con)
+    return dg.MaterializeResult(metadata={"dagster/row_count": assigned})
+
+
+@dg.asset(key=["ml", "next_mood_model"], group_name="ml", deps=[_model("ml_next_track_training")],
+          pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
+def next_mood_model() -> dg.MaterializeResult:
+    """Train the next-track mood model; serve it only if it beats every baseline."""
+    with settings_and_writer() as (settings, con):
+        run = train_next_mood(con, settings.listener_id, settings.data_dir)
+    if run is None:
+        return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"})
+    return dg.MaterializeResult(metadata=_run_metadata(run, ("accuracy", "top3_accuracy", "f1_macro", "log_loss")))
+
+
+@dg.asset(key=["ml", "session_start_model"], group_name="ml", deps=[_model("ml_session_start_training")],
+          pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
+def session_start_model() -> dg.MaterializeResult:
+    """Train the session-start model; serve it only if it beats the hourly rates."""
+    with settings_and_writer() as (settings, con):
+        run = train_session_start(con, settings.listener_id, settings.data_dir)
+    return dg.MaterializeResult(metadata=_run_metadata(run, ("roc_auc", "pr_auc", "brier", "log_loss")))
+
+
+@dg.asset(key=["ml", "next_mood_predictions"], group_name="ml",
+          deps=[next_mood_model, _model("ml_next_track_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
+def next_mood_predictions() -> dg.MaterializeResult:
+    """The next mood after the latest play, from the stored served predictor."""
+    with settings_and_writer() as (settings, con):
+        prediction = predict_next_mood(con, settings.listener_id)
+    if prediction is None:
+        return dg.MaterializeResult(metadata={"note": "no stored model or no play with a mood"})
+    return dg.MaterializeResult(metadata={"run_id": prediction["run_id"],
+                                          "distribution": {str(k): round(v, 4) for k, v in prediction["distribution"].items()}})
+
+
+@dg.asset(key=["ml", "session_start_predictions"], group_name="ml",
+          deps=[session_start_model, _model("ml_session_start_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
+def session_start_predictions() -> dg.MaterializeResult:
+    """Session-start probability for each local hour of the coming day."""
+    with settings_and_writer() as (settings, con):
+        probs = predict_session_starts(con, settings.listener_id)
+    if probs is None:
+        return dg.MaterializeResult(metadata={"note": "no stored model or no listening history"})
+    top = sorted(probs.items(), key=lambda hp: -hp[1])[:3]
+    return dg.MaterializeResult(metadata={"top_hours": ", ".join(f"{h:02d}h {p:.2f}" for h, p in top)})
+
+
+TRAINING_ASSETS = (mood_clusters, next_mood_model, session_start_model)

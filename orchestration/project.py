@@ -1,0 +1,31 @@
+"""Where the dbt project lives, and the manifest Dagster builds its dbt assets from."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """dbt_project.yml and profiles.yml sit at the repo root; the manifest in target/.
+
+    The manifest is prepared by `make` / CI (`dbt parse`), by `spotify-brain` before it
+    loads the definitions, or by `dagster dev` (prepare_if_dev), never at plain import.
+    """
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # dbt must not phone home: there is no network
+    project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
+    project.prepare_if_dev()
+    return project
+
+
+def prepare_manifest() -> Path:
+    """Run `dbt parse` so the manifest matches the models on disk; return its path."""
+    project = dbt_project()
+    project.preparer.prepare(project)
+    return project.manifest_path
