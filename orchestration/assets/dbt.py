@@ -5,6 +5,7 @@ rest before it. dbt tests become asset checks.
 """
 
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from orchestration.project import dbt_project
 from orchestration.resources import WAREHOUSE_POOL
 from warehouse.connection import writer_lock
-from warehouse.settings import load_settings
+from warehouse.settings import Settings, load_settings
 
 MOOD_MODELS = "source:ml+"
 
@@ -29,16 +30,17 @@ class Translator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
-def dbt_build_args(full_refresh: bool = False) -> list[str]:
-    """The dbt command every dbt asset step runs (Dagster adds the --select of the step)."""
-    return ["build", *(["--full-refresh"] if full_refresh else [])]
+def dbt_build_args(settings: Settings) -> list[str]:
+    """The dbt command every dbt asset step runs (Dagster adds the step's --select).
+    Settings that dbt models use are passed as vars, so the two sides cannot disagree."""
+    return ["build", "--vars", json.dumps({"session_gap_minutes": settings.session_gap_minutes})]
 
 
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     settings = load_settings()
     os.environ.update(settings.dbt_env())  # dbt reads the warehouse path from the environment
     with writer_lock(settings.warehouse, settings.writer_lock_timeout_s):
-        yield from dbt.cli(dbt_build_args(), context=context).stream()
+        yield from dbt.cli(dbt_build_args(settings), context=context).stream()
 
 
 @dbt_assets(

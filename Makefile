@@ -1,0 +1,52 @@
+# Everything runs from a virtual environment in .venv built with Python 3.11.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo test test-all dev bench validate manifest lock clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+# dbt's manifest, which the Dagster definitions are built from
+manifest: setup
+	$(BIN)/dbt parse --quiet
+
+# the first README command: build the demo warehouse and run the main job
+demo: setup
+	SPOTIFY_BRAIN_INGEST_SOURCE=demo $(BIN)/spotify-brain run --job full_retrain
+
+# the second README command: the default (fast) test suite
+test: manifest
+	$(BIN)/pytest
+
+test-all: manifest
+	$(BIN)/pytest -m ''
+
+validate: manifest
+	$(BIN)/dagster definitions validate -m orchestration.definitions
+
+dev: manifest
+	DAGSTER_HOME=$(CURDIR)/orchestration/dagster_home $(BIN)/dagster dev -m orchestration.definitions
+
+bench: setup
+	$(BIN)/spotify-brain bench
+
+# after changing dependencies in pyproject.toml: re-resolve and pin every version
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Exact versions every install uses: pip install -c constraints.txt -e '.[dev]'"; \
+	  echo "# Regenerate after changing pyproject.toml: make lock"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf target logs warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/*.lock warehouse/artifacts export/dashboard_data.json

@@ -1,0 +1,54 @@
+"""Shared fixtures: an isolated environment per test and a small demo warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.demo import generate_demo_batches
+from warehouse.loaders import load_batch
+from warehouse.schema import ensure_schema
+from warehouse.settings import load_settings
+
+SMALL_DEMO_DAYS = 45
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """dbt's manifest, prepared once per test session (never at import)."""
+    from orchestration.project import prepare_manifest
+
+    return prepare_manifest()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings pointed into tmp_path; no developer .env or Spotify credentials leak in."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("SPOTIFY_", "SPOTIFY_BRAIN_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", str(tmp_path / "warehouse" / "brain.duckdb"))
+    monkeypatch.setenv("SPOTIFY_BRAIN_DATA_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("SPOTIFY_BRAIN_EXPORT_PATH", str(tmp_path / "export" / "dashboard_data.json"))
+    monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "demo")
+    monkeypatch.setenv("SPOTIFY_BRAIN_DEMO_DAYS", str(SMALL_DEMO_DAYS))
+    return tmp_path
+
+
+@pytest.fixture
+def demo_warehouse(env: Path) -> Path:
+    """A warehouse with the raw tables holding a small demo listener (nothing built yet)."""
+    settings = load_settings()
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse))
+    ensure_schema(con)
+    for batch in generate_demo_batches(settings.listener_id, settings.timezone, settings.display_name,
+                                       days=SMALL_DEMO_DAYS):
+        load_batch(con, batch)
+    con.close()
+    return settings.warehouse

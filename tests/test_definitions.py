@@ -1,0 +1,54 @@
+"""The Dagster code location: asset keys, lineage into dbt, checks, jobs and schedules."""
+
+import dagster as dg
+import pytest
+
+from warehouse.settings import load_settings
+
+
+@pytest.fixture
+def defs(env, dbt_manifest):
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def test_asset_keys_connect_python_tables_to_dbt_sources(defs):
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    for table in ("plays", "tracks", "artists", "audio_features", "listeners"):
+        assert f"raw/{table}" in keys
+    assert {"ml/mood_clusters", "ml/track_moods", "ml/next_mood_model", "ml/session_start_model",
+            "ml/next_mood_predictions", "ml/session_start_predictions", "export/dashboard_data"} <= keys
+    # dbt models are keyed like the relations ad-hoc SQL reads: marts.fct_plays -> marts/fct_plays
+    assert {"marts/fct_plays", "marts/fct_sessions", "marts/fct_listening_hours", "marts/genre_profiles",
+            "marts/ml_next_track_training", "marts/ml_session_start_training"} <= keys
+    # the staging model reads the table the ingest asset writes; the mood marts read the clustering
+    assert dg.AssetKey(["raw", "plays"]) in graph.get(dg.AssetKey(["staging", "stg_spotify__plays"])).parent_keys
+    assert dg.AssetKey(["ml", "track_moods"]) in graph.get(dg.AssetKey(["staging", "stg_ml__track_moods"])).parent_keys
+
+
+def test_dbt_tests_are_asset_checks(defs):
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert "unique_fct_sessions_session_id" in checks
+    assert "not_null_fct_plays_play_id" in checks
+
+
+def test_jobs_and_schedules(defs):
+    refresh = defs.resolve_job_def("refresh")
+    full = defs.resolve_job_def("full_retrain")
+    training = {dg.AssetKey(["ml", "next_mood_model"]), dg.AssetKey(["ml", "session_start_model"]),
+                dg.AssetKey(["ml", "mood_clusters"])}
+    assert training <= full.asset_layer.executable_asset_keys
+    assert not training & refresh.asset_layer.executable_asset_keys
+    assert dg.AssetKey(["export", "dashboard_data"]) in refresh.asset_layer.executable_asset_keys
+    crons = {s.job_name: s.cron_schedule for s in defs.schedules}
+    assert crons == {"refresh": "*/30 * * * *", "full_retrain": "15 4 * * *"}
+    assert {s.execution_timezone for s in defs.schedules} == {load_settings().timezone}
+
+
+def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):
+    from orchestration.assets.dbt import dbt_build_args
+
+    monkeypatch.setenv("SPOTIFY_BRAIN_SESSION_GAP_MINUTES", "45")
+    assert dbt_build_args(load_settings()) == ["build", "--vars", '{"session_gap_minutes": 45}']

@@ -1,0 +1,105 @@
+"""The whole asset graph on a small demo warehouse, through the `spotify-brain run` command."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from export.write import validate
+from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS
+from orchestration.cli import main
+from orchestration.project import PROJECT_ROOT
+from helpers import table_counts
+from warehouse.settings import load_settings
+
+
+def _export(settings) -> dict:
+    return json.loads(settings.export_path.read_text())
+
+
+def test_main_job_twice_then_refresh(env, dbt_manifest, capsys):
+    settings = load_settings()
+    assert main(["run"]) == 0
+    out = capsys.readouterr().out
+    assert "plays in" in out and str(settings.export_path) in out
+    first_counts, first_export = table_counts(settings.warehouse), _export(settings)
+    validate(first_export)
+
+    assert main(["run", "--job", "full_retrain"]) == 0
+    second_counts, second_export = table_counts(settings.warehouse), _export(settings)
+    # the only new row is the audit record of the second ingest run, which found nothing new
+    assert {k: v for k, v in second_counts.items() if v != first_counts[k]} == {
+        "raw.ingest_runs": first_counts["raw.ingest_runs"] + 1}
+    first_export.pop("generated_at"), second_export.pop("generated_at")
+    assert first_export == second_export
+
+    assert main(["run", "--job", "refresh"]) == 0
+    refreshed = _export(settings)
+    refreshed.pop("generated_at")
+    assert refreshed == first_export
+
+
+def test_served_predictions_follow_the_demo_rules(env, dbt_manifest):
+    settings = load_settings()
+    assert main(["run"]) == 0
+    data = _export(settings)
+    prediction = data["next_prediction"]
+    assert sum(d["probability"] for d in prediction["mood_distribution"]) == pytest.approx(1, abs=1e-4)
+    assert prediction["prediction_source"] in {"model", "persistence_baseline", "transition_baseline",
+                                               "majority_baseline", "hour_frequency_baseline"}
+    assert len(prediction["recommended_tracks"]) == 5
+    latest = data["metrics"]["latest"]
+    # the served source is whichever had the lower holdout log loss
+    mood = latest["mood_model"]
+    best_baseline = min(b["val_log_loss"] for b in mood["baselines"].values())
+    assert mood["model_beats_baseline"] == (mood["val_log_loss"] < best_baseline)
+    assert (prediction["prediction_source"] == "model") == mood["model_beats_baseline"]
+    # the most likely hours of the coming day are the generator's peak hours for that kind of day
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    weekend = con.execute("select mode(isodow(hour_start_local) >= 6) from ml.session_start_predictions").fetchone()[0]
+    peaks = WEEKEND_PEAKS if weekend else WEEKDAY_PEAKS
+    top = [h["hour"] for h in data["top_hours"]]
+    assert set(top) <= set(peaks), (top, peaks)
+
+
+def test_next_track_rows_do_not_change_when_the_future_is_removed(env, dbt_manifest):
+    settings = load_settings()
+    assert main(["run"]) == 0
+    con = duckdb.connect(str(settings.warehouse))
+    cutoff = con.execute("select min(played_at) + interval 20 days from raw.plays").fetchone()[0]
+    # rows an hour clear of the cut, so no play straddling it is compared
+    query = ("select * from marts.ml_next_track_training where started_at < ? - interval 1 hour "
+             "order by started_at, play_id")
+    before = con.execute(query, [cutoff]).fetchall()
+    con.execute("delete from raw.plays where played_at >= ?", [cutoff])
+    con.close()
+    env_vars = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(settings.warehouse.resolve())}
+    result = subprocess.run(["dbt", "run", "--select", "+ml_next_track_training"], cwd=PROJECT_ROOT,
+                            env=env_vars, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    assert before and con.execute(query, [cutoff]).fetchall() == before
+
+
+def test_a_listener_with_almost_no_data_still_gets_a_valid_export(env, dbt_manifest, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_BRAIN_DEMO_DAYS", "2")
+    settings = load_settings()
+    assert main(["run"]) == 0
+    data = _export(settings)
+    validate(data)
+    assert data["next_prediction"]["prediction_source"] in {None, "majority_baseline", "persistence_baseline",
+                                                           "transition_baseline", "hour_frequency_baseline"}
+    assert data["metrics"]["latest"]["session_model"]["served"].endswith("_baseline")
+
+
+def test_refresh_before_any_training_still_exports(env, dbt_manifest):
+    settings = load_settings()
+    assert main(["run", "--job", "refresh"]) == 0
+    data = _export(settings)
+    validate(data)
+    assert data["metrics"]["latest"] is None
+    assert data["next_prediction"]["prediction_source"] is None
+    assert Path(settings.export_path).exists()

@@ -1,0 +1,106 @@
+"""Metrics, baselines, serving rule and mood clustering, on small hand-made data."""
+
+import numpy as np
+import pytest
+
+from ml.baselines import HourOfWeekRate, MajorityBaseline, PersistenceBaseline, TransitionBaseline
+from ml.metrics import binary_metrics, multiclass_metrics
+from ml.moods import describe, fit_moods, unique_labels
+from ml.training import choose_served, time_split
+
+CLASSES = np.array([0, 1, 2])
+
+
+def test_undefined_metrics_are_none_not_numbers():
+    one_class = binary_metrics(np.array([0, 0, 0]), np.array([0.1, 0.2, 0.3]))
+    assert one_class["roc_auc"] is None and one_class["pr_auc"] is None and one_class["f1"] is None
+    assert one_class["brier"] == pytest.approx((0.01 + 0.04 + 0.09) / 3)
+    empty = multiclass_metrics(np.array([]), np.empty((0, 3)), CLASSES)
+    assert set(empty.values()) == {None}
+
+
+def test_multiclass_metrics_of_a_perfect_predictor():
+    y = np.array([0, 1, 2, 1])
+    metrics = multiclass_metrics(y, np.eye(3)[y], CLASSES)
+    assert metrics["accuracy"] == 1 and metrics["top3_accuracy"] == 1 and metrics["f1_macro"] == 1
+    assert metrics["log_loss"] < 1e-6
+
+
+def test_time_split_keeps_the_latest_rows_for_the_holdout():
+    assert time_split(100) == 80
+    assert time_split(0) == 0
+
+
+def test_model_is_served_only_when_it_beats_the_best_baseline():
+    assert choose_served(0.5, {"persistence": 0.6, "majority": 1.2}, "majority").served == "model"
+    lost = choose_served(0.7, {"persistence": 0.6, "majority": 1.2}, "majority")
+    assert (lost.served, lost.model_beats_baseline) == ("persistence_baseline", False)
+    assert choose_served(None, {"persistence": None}, "majority").served == "majority_baseline"
+
+
+def _frame(prev, target, hours=None):
+    n = len(prev)
+    return {"prev_mood_1": np.array(prev), "target": np.array(target),
+            "local_hour": np.array(hours or [0] * n),
+            "started_at": np.arange(n).astype("datetime64[D]")}
+
+
+def test_persistence_and_transition_baselines():
+    train = _frame([0, 0, 1, 1, 2, 2, 0, 1], [0, 0, 1, 1, 2, 0, 1, 1])
+    persistence = PersistenceBaseline(CLASSES).fit(train)
+    proba = persistence.predict_proba(_frame([2], [2]))
+    assert proba[0].argmax() == 2 and proba.sum() == pytest.approx(1)
+    assert persistence.stay == pytest.approx(5 / 8)
+    transition = TransitionBaseline(CLASSES).fit(train)
+    # from mood 0: 0 -> 0 twice, 0 -> 1 once; Laplace-smoothed
+    assert transition.predict_proba(_frame([0], [0]))[0] == pytest.approx([3 / 6, 2 / 6, 1 / 6])
+
+
+def test_majority_weights_recent_plays_more():
+    old, new = [0] * 50, [1] * 10
+    train = _frame([0] * 60, old + new)
+    train["started_at"] = np.concatenate([np.full(50, "2025-01-01"), np.full(10, "2026-01-01")]).astype("datetime64[s]")
+    assert MajorityBaseline(CLASSES).fit(train).distribution.argmax() == 1
+
+
+def test_hour_of_week_rate_is_shrunk_toward_the_overall_rate():
+    frame = {"local_dow": np.array([0, 0, 1, 1]), "local_hour": np.array([7, 7, 7, 7]),
+             "session_started": np.array([True, True, False, False])}
+    rates = HourOfWeekRate().fit(frame).predict_proba(frame)
+    assert rates[0] == pytest.approx((2 + 2 * 0.5) / 4) and rates[2] == pytest.approx((0 + 2 * 0.5) / 4)
+
+
+def _blobs(seed=0):
+    rng = np.random.default_rng(seed)
+    centers = np.array([[0.2, 0.15, 0.25, 0.9, 0.85, 0.3], [0.85, 0.75, 0.8, 0.15, 0.05, 0.47],
+                        [0.35, 0.92, 0.55, 0.05, 0.4, 0.6]])
+    return np.clip(np.vstack([c + rng.normal(0, 0.03, (60, 6)) for c in centers]), 0, 1)
+
+
+def test_kmeans_finds_the_planted_moods_and_labels_them_uniquely():
+    model = fit_moods(_blobs())
+    assert len(model.cluster_ids) == 3
+    assert len(set(model.labels)) == 3
+    assert sorted(model.sizes) == [60, 60, 60]
+
+
+def test_cluster_ids_survive_a_retrain_on_shuffled_data():
+    features = _blobs()
+    first = fit_moods(features)
+    shuffled = features[np.random.default_rng(5).permutation(len(features))]
+    second = fit_moods(shuffled, previous=first)
+    for cid, centroid in zip(second.cluster_ids, second.centroids):
+        nearest = first.cluster_ids[np.argmin(((first.centroids - centroid) ** 2).sum(axis=1))]
+        assert cid == nearest
+    assert (first.assign(features) == second.assign(features)).all()
+
+
+def test_too_few_tracks_give_no_clusters():
+    assert fit_moods(np.random.default_rng(0).random((2, 6))) is None
+
+
+def test_labels_read_the_centroid_and_stay_unique():
+    calm = np.array([0.2, 0.1, 0.2, 0.9, 0.9, 0.3])
+    assert describe(calm) == "Calm dark acoustic"
+    labels = unique_labels(np.array([calm, calm * 0.99]))
+    assert len(set(labels)) == 2

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+
+from warehouse.settings import SettingsError, load_settings
+
+
+def test_defaults_match_the_documented_names(env, monkeypatch):
+    monkeypatch.delenv("SPOTIFY_BRAIN_WAREHOUSE")
+    monkeypatch.delenv("SPOTIFY_BRAIN_EXPORT_PATH")
+    settings = load_settings()
+    assert settings.warehouse == Path("warehouse/spotify_brain.duckdb")
+    assert settings.export_path == Path("export/dashboard_data.json")
+    assert settings.timezone == "Europe/Berlin"
+
+
+def test_env_file_is_read(env, monkeypatch):
+    (env / ".env").write_text("SPOTIFY_BRAIN_TIMEZONE=America/New_York\nSPOTIFY_BRAIN_LISTENER_ID=alice\n")
+    settings = load_settings()
+    assert (settings.timezone, settings.listener_id) == ("America/New_York", "alice")
+
+
+def test_unknown_timezone_names_the_setting(env, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_BRAIN_TIMEZONE", "Mars/Olympus_Mons")
+    with pytest.raises(SettingsError, match="SPOTIFY_BRAIN_TIMEZONE.*Mars/Olympus_Mons"):
+        load_settings()
+
+
+def test_unwritable_warehouse_path_names_the_setting(env, monkeypatch):
+    blocker = env / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", str(blocker / "brain.duckdb"))
+    with pytest.raises(SettingsError, match="SPOTIFY_BRAIN_WAREHOUSE"):
+        load_settings()
+
+
+def test_unknown_ingest_source_names_the_setting(env, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "itunes")
+    with pytest.raises(SettingsError, match="SPOTIFY_BRAIN_INGEST_SOURCE"):
+        load_settings()
+
+
+def test_auto_source_uses_spotify_only_with_all_credentials(env, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "auto")
+    monkeypatch.setenv("SPOTIFY_CLIENT_ID", "id")
+    monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", "secret")
+    assert load_settings().ingest_source_resolved == "demo"
+    monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN", "token")
+    assert load_settings().ingest_source_resolved == "spotify"
+
+
+def test_secrets_are_not_shown(env, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", "super-secret-value")
+    settings = load_settings()
+    assert "super-secret-value" not in repr(settings)
+    assert "super-secret-value" not in str(settings.model_dump())
