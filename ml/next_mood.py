@@ -25,6 +25,7 @@ NUMERIC = (
 )
 MIN_TRAIN_ROWS = 100
 PARAMS = {"estimator": "LogisticRegression", "C": 0.5, "max_iter": 2000, "holdout": "last 20% by time"}
+BASELINES_BY_NAME = {b.name: b for b in MOOD_BASELINES}
 
 
 def prepare(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -81,12 +82,11 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
     cut = time_split(n)
     train, val = take(frame, slice(0, cut)), take(frame, slice(cut, n))
 
-    notes, baselines, predictors = [], {}, {}
+    notes, baselines = [], {}
     if cut > 0 and n - cut > 0:
-        for baseline_class in MOOD_BASELINES:
+        for name, baseline_class in BASELINES_BY_NAME.items():
             baseline = baseline_class(classes).fit(train)
-            baselines[baseline.name] = multiclass_metrics(val["target"], baseline.predict_proba(val), classes)
-            predictors[baseline.name] = baseline_class
+            baselines[name] = multiclass_metrics(val["target"], baseline.predict_proba(val), classes)
     else:
         notes.append(f"only {n} next-track rows: no holdout, metrics are null")
 
@@ -110,8 +110,7 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
     if choice.served == "model":
         served = MoodModel(classes).fit(frame)
     else:
-        name = choice.served.removesuffix("_baseline")
-        served = predictors.get(name, MajorityBaseline)(classes)
+        served = BASELINES_BY_NAME[choice.served.removesuffix("_baseline")](classes)
         served = served.fit(frame) if n else _uniform(served, classes)
     params = {**PARAMS, "classes": classes.tolist(), "min_train_rows": MIN_TRAIN_ROWS}
     data_start, data_end = data_window(con, listener_id)
@@ -122,7 +121,8 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
         model_beats_baseline=choice.model_beats_baseline,
         confidence_kind="uncalibrated_model_probability" if choice.served == "model" else "estimated_baseline_probability",
         note="; ".join(notes),
-        run_id=make_run_id("next_mood", listener_id, params, fingerprint(frame["play_id"], frame["target"])),
+        run_id=make_run_id("next_mood", listener_id, params,
+                          fingerprint(frame["play_id"], frame["target"], frame["prev_mood_1"], frame["prev_valence"])),
     )
     return save_run(con, run, data_dir, served)
 

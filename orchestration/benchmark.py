@@ -29,10 +29,10 @@ def _timed(figures: dict, name: str):
 
 
 def _dbt(warehouse: Path, *args: str) -> None:
-    from orchestration.project import PROJECT_ROOT
+    from orchestration.project import PROJECT_ROOT, dbt_executable
 
     env = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1"}
-    result = subprocess.run(["dbt", "build", "--quiet", *args], cwd=PROJECT_ROOT, env=env,
+    result = subprocess.run([dbt_executable(), "build", "--quiet", *args], cwd=PROJECT_ROOT, env=env,
                             capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{result.stdout[-3000:]}")

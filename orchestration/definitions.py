@@ -12,7 +12,7 @@ from orchestration.assets.ml import (
     mood_clusters, next_mood_model, next_mood_predictions, session_start_model, session_start_predictions, track_moods,
 )
 from orchestration.jobs import full_retrain_job, refresh_job, schedules
-from orchestration.project import dbt_project
+from orchestration.project import dbt_executable, dbt_project
 from warehouse.settings import load_settings
 
 defs = dg.Definitions(
@@ -20,5 +20,5 @@ defs = dg.Definitions(
             session_start_model, next_mood_predictions, session_start_predictions, dashboard_data],
     jobs=[full_retrain_job, refresh_job],
     schedules=schedules(load_settings().timezone),
-    resources={"dbt": DbtCliResource(project_dir=dbt_project())},
+    resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
 )

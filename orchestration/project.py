@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from functools import cache
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's), even when the venv is not activated."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
 @cache
@@ -26,6 +34,9 @@ def dbt_project() -> DbtProject:
 
 def prepare_manifest() -> Path:
     """Run `dbt parse` so the manifest matches the models on disk; return its path."""
+    from dagster_dbt import DbtCliResource
+
     project = dbt_project()
-    project.preparer.prepare(project)
+    dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+    dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project.manifest_path

@@ -50,7 +50,7 @@ def test_persistence_and_transition_baselines():
     persistence = PersistenceBaseline(CLASSES).fit(train)
     proba = persistence.predict_proba(_frame([2], [2]))
     assert proba[0].argmax() == 2 and proba.sum() == pytest.approx(1)
-    assert persistence.stay == pytest.approx(5 / 8)
+    assert persistence.stay == pytest.approx(6 / 8)
     transition = TransitionBaseline(CLASSES).fit(train)
     # from mood 0: 0 -> 0 twice, 0 -> 1 once; Laplace-smoothed
     assert transition.predict_proba(_frame([0], [0]))[0] == pytest.approx([3 / 6, 2 / 6, 1 / 6])

@@ -59,3 +59,9 @@ def dbt_core_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 def dbt_mood_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Models that need track moods: next-track tables, genre profiles by mood, drift."""
     yield from _run_dbt(context, dbt)
+
+
+def dbt_model_key(name: str) -> dg.AssetKey:
+    """The asset key of a dbt model, whichever of the two dbt steps builds it."""
+    keys = {key.path[-1]: key for assets in (dbt_core_models, dbt_mood_models) for key in assets.keys}
+    return keys[name]

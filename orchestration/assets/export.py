@@ -2,23 +2,21 @@
 
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
 from export.dashboard import export_dashboard
-from orchestration.assets.dbt import dbt_core_models, dbt_mood_models
+from orchestration.assets.dbt import dbt_model_key
 from orchestration.assets.ml import next_mood_predictions, session_start_predictions
 from warehouse.connection import read_connection, writer_lock
 from warehouse.settings import load_settings
 
-MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile", "listening_mood_trajectory")
-MOOD_MARTS_READ = ("genre_profiles", "listening_drift")
+MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile", "listening_mood_trajectory",
+              "genre_profiles", "listening_drift")
 
 
 @dg.asset(
     key=["export", "dashboard_data"], group_name="export", kinds={"json"},
     deps=[next_mood_predictions, session_start_predictions,
-          *(get_asset_key_for_model([dbt_core_models], m) for m in MARTS_READ),
-          *(get_asset_key_for_model([dbt_mood_models], m) for m in MOOD_MARTS_READ)],
+          *(dbt_model_key(m) for m in MARTS_READ)],
 )
 def dashboard_data() -> dg.MaterializeResult:
     """Build dashboard_data.json, validate it against the contract's schema, write it atomically."""

@@ -2,23 +2,13 @@
 
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
 from ml.moods import assign_track_moods, train_mood_run
 from ml.next_mood import predict_next_mood, train_next_mood
 from ml.registry import ModelRun
 from ml.session_start import predict_session_starts, train_session_start
-from orchestration.assets.dbt import dbt_core_models, dbt_mood_models
+from orchestration.assets.dbt import dbt_model_key
 from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
-
-
-def _model(name: str) -> dg.AssetKey:
-    for assets in (dbt_core_models, dbt_mood_models):
-        try:
-            return get_asset_key_for_model([assets], name)
-        except Exception:  # noqa: BLE001 - not in this group
-            continue
-    raise KeyError(name)
 
 
 def _comparison_table(run: ModelRun, metric_names: tuple[str, ...]) -> str:
@@ -46,7 +36,7 @@ def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
     }
 
 
-@dg.asset(key=["ml", "mood_clusters"], group_name="ml", deps=[_model("dim_tracks"), _model("fct_plays")],
+@dg.asset(key=["ml", "mood_clusters"], group_name="ml", deps=[dbt_model_key("dim_tracks"), dbt_model_key("fct_plays")],
           pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
 def mood_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """KMeans moods of the played tracks (k by silhouette), ids kept stable across retrains."""
@@ -59,7 +49,7 @@ def mood_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
                                           "tracks": run.n_train})
 
 
-@dg.asset(key=["ml", "track_moods"], group_name="ml", deps=[mood_clusters, _model("dim_tracks")],
+@dg.asset(key=["ml", "track_moods"], group_name="ml", deps=[mood_clusters, dbt_model_key("dim_tracks")],
           pool=WAREHOUSE_POOL, kinds={"python"})
 def track_moods() -> dg.MaterializeResult:
     """Every track with audio features gets the mood of the latest clustering (no refit)."""
@@ -68,7 +58,7 @@ def track_moods() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": assigned})
 
 
-@dg.asset(key=["ml", "next_mood_model"], group_name="ml", deps=[_model("ml_next_track_training")],
+@dg.asset(key=["ml", "next_mood_model"], group_name="ml", deps=[dbt_model_key("ml_next_track_training")],
           pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
 def next_mood_model() -> dg.MaterializeResult:
     """Train the next-track mood model; serve it only if it beats every baseline."""
@@ -79,7 +69,7 @@ def next_mood_model() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=_run_metadata(run, ("accuracy", "top3_accuracy", "f1_macro", "log_loss")))
 
 
-@dg.asset(key=["ml", "session_start_model"], group_name="ml", deps=[_model("ml_session_start_training")],
+@dg.asset(key=["ml", "session_start_model"], group_name="ml", deps=[dbt_model_key("ml_session_start_training")],
           pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
 def session_start_model() -> dg.MaterializeResult:
     """Train the session-start model; serve it only if it beats the hourly rates."""
@@ -89,7 +79,7 @@ def session_start_model() -> dg.MaterializeResult:
 
 
 @dg.asset(key=["ml", "next_mood_predictions"], group_name="ml",
-          deps=[next_mood_model, _model("ml_next_track_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
+          deps=[next_mood_model, dbt_model_key("ml_next_track_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
 def next_mood_predictions() -> dg.MaterializeResult:
     """The next mood after the latest play, from the stored served predictor."""
     with settings_and_writer() as (settings, con):
@@ -101,7 +91,7 @@ def next_mood_predictions() -> dg.MaterializeResult:
 
 
 @dg.asset(key=["ml", "session_start_predictions"], group_name="ml",
-          deps=[session_start_model, _model("ml_session_start_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
+          deps=[session_start_model, dbt_model_key("ml_session_start_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
 def session_start_predictions() -> dg.MaterializeResult:
     """Session-start probability for each local hour of the coming day."""
     with settings_and_writer() as (settings, con):
