@@ -195,25 +195,26 @@ def _genre_profiles(con, listener_id: str) -> dict:
 
 
 def _metrics(con, listener_id: str, tz: ZoneInfo) -> dict:
-    """Training runs, newest first: each pairs the mood and session runs of one data snapshot."""
+    """Training runs, newest first: each pairs the session and mood runs of one data snapshot
+    (a snapshot without mood clusters has no mood run; its mood metrics are null)."""
     rows = _rows(
         con,
         """
-        select m.data_end, m.trained_at as mood_at, s.trained_at as session_at,
+        select s.data_end, s.trained_at as session_at, m.trained_at as mood_at,
                m.run_id as mood_run, m.metrics as mood_metrics, m.baselines as mood_baselines,
                m.served as mood_served, m.model_beats_baseline as mood_beats,
                s.run_id as session_run, s.metrics as session_metrics, s.baselines as session_baselines,
                s.served as session_served, s.model_beats_baseline as session_beats,
                (select count(distinct track_id) from marts.fct_plays p
-                 where p.listener_id = m.listener_id and p.played_at <= m.data_end) as num_tracks,
+                 where p.listener_id = s.listener_id and p.played_at <= s.data_end) as num_tracks,
                (select count(*) from marts.fct_sessions x
-                 where x.listener_id = m.listener_id and x.ended_at <= m.data_end) as num_sessions
-        from ml.model_runs m
-        join ml.model_runs s on s.listener_id = m.listener_id and s.data_end = m.data_end
-                             and s.model_name = 'session_start'
-        where m.model_name = 'next_mood' and m.listener_id = ?
-        qualify row_number() over (partition by m.data_end order by m.trained_at desc, s.trained_at desc) = 1
-        order by m.data_end desc
+                 where x.listener_id = s.listener_id and x.ended_at <= s.data_end) as num_sessions
+        from ml.model_runs s
+        left join ml.model_runs m on m.listener_id = s.listener_id and m.data_end = s.data_end
+                                 and m.model_name = 'next_mood'
+        where s.model_name = 'session_start' and s.listener_id = ?
+        qualify row_number() over (partition by s.data_end order by s.trained_at desc, m.trained_at desc) = 1
+        order by s.data_end desc
         limit ?
         """,
         [listener_id, HISTORY_LENGTH + 1],
@@ -223,10 +224,10 @@ def _metrics(con, listener_id: str, tz: ZoneInfo) -> dict:
 
 
 def _run(r: dict, tz: ZoneInfo) -> dict:
-    mood, mood_base = json.loads(r["mood_metrics"]), json.loads(r["mood_baselines"])
+    mood, mood_base = json.loads(r["mood_metrics"] or "{}"), json.loads(r["mood_baselines"] or "{}")
     sess, sess_base = json.loads(r["session_metrics"]), json.loads(r["session_baselines"])
     return {
-        "run_at": _iso(max(r["mood_at"], r["session_at"]), tz),
+        "run_at": _iso(max(t for t in (r["mood_at"], r["session_at"]) if t is not None), tz),
         "num_tracks": r["num_tracks"],
         "num_sessions": r["num_sessions"],
         "mood_model": {
@@ -242,7 +243,7 @@ def _run(r: dict, tz: ZoneInfo) -> dict:
                                  "val_f1_macro": _round(m.get("f1_macro"))}
                           for name, m in mood_base.items()},
             "model_beats_baseline": bool(r["mood_beats"]),
-            "served": r["mood_served"],
+            "served": r["mood_served"] or "none",
         },
         "session_model": {
             "run_id": r["session_run"],

@@ -23,7 +23,10 @@ Hidden rules (tests check that the models recover them):
    mood and the hour, which neither a transition table nor an hour table sees alone.
 5. Skips and short plays. A track is skipped (3-29 s played, reason_end `fwdbtn`) with
    probability 0.08, or 0.35 right after the mood changed; 7 % of the rest stop early.
-6. Time. Sessions are laid out in the listener's local time (default Europe/Berlin) and
+6. No structure (`rhythm=False`): a control listener whose sessions start with the same
+   probability (`FLAT_SESSION_PROBABILITY`) in every hour and whose moods are drawn
+   uniformly whatever the hour; only the persistence within sessions remains.
+7. Time. Sessions are laid out in the listener's local time (default Europe/Berlin) and
    stored in UTC, so the history crosses both daylight-saving changes of the year.
    The history ends on `DEFAULT_END` (fixed, so the data never depend on today's date).
 """
@@ -62,6 +65,8 @@ MOOD_BY_PART_OF_DAY = {  # probabilities over MOODS
 }
 WEEKDAY_PEAKS = {7: 0.85, 12: 0.65, 18: 0.8, 21: 0.75}
 WEEKEND_PEAKS = {10: 0.8, 20: 0.7, 22: 0.75}
+FLAT_SESSION_PROBABILITY = 0.15  # about the rhythmic listener's average over the day
+FLAT_MOODS = (0.25, 0.25, 0.25, 0.25)
 _WORDS = (
     "Silver Night Echo River Neon Velvet Golden Paper Glass Northern Midnight Wild Quiet "
     "Electric Hollow Crimson Ocean Static Lunar Amber Desert Winter Rose Iron Blue Falling"
@@ -154,18 +159,20 @@ def _pick_track(rng: np.random.Generator, catalog: Catalog, mood: str) -> str:
 
 
 def generate_plays(
-    catalog: Catalog, listener_id: str, tz: ZoneInfo, days: int, seed: int, end: date = DEFAULT_END
+    catalog: Catalog, listener_id: str, tz: ZoneInfo, days: int, seed: int, end: date = DEFAULT_END,
+    rhythm: bool = True,
 ) -> list[dict]:
     """Plays of one listener over `days` local days ending on `end` (inclusive)."""
     rng = np.random.default_rng(seed)
-    mood_probs = {k: np.array(v) for k, v in MOOD_BY_PART_OF_DAY.items()}
+    mood_probs = {k: np.array(v if rhythm else FLAT_MOODS) for k, v in MOOD_BY_PART_OF_DAY.items()}
     plays: list[dict] = []
     busy_until = datetime.min.replace(tzinfo=timezone.utc)
     first_day = end - timedelta(days=days - 1)
     for day_offset in range(days):
         day = first_day + timedelta(days=day_offset)
         for hour in range(24):
-            if rng.random() >= session_start_probability(hour, day.weekday()):
+            p_start = session_start_probability(hour, day.weekday()) if rhythm else FLAT_SESSION_PROBABILITY
+            if rng.random() >= p_start:
                 continue
             local_start = datetime(day.year, day.month, day.day, hour, int(rng.integers(60)), tzinfo=tz)
             start = local_start.astimezone(timezone.utc)
@@ -216,7 +223,7 @@ def demo_listener_ids(base_id: str, listeners: int) -> list[str]:
 
 def generate_demo_batches(
     listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
-    seed: int = 42, end: date = DEFAULT_END,
+    seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True,
 ) -> list[RawBatch]:
     """One RawBatch per demo listener; all share one catalog (and its features)."""
     catalog = build_catalog(seed)
@@ -226,7 +233,7 @@ def generate_demo_batches(
         name = display_name if index == 0 else f"{display_name} {index + 1}"
         batches.append(RawBatch(
             source="demo", listener_id=lid,
-            plays=generate_plays(catalog, lid, tz, days, seed + 1000 * (index + 1), end),
+            plays=generate_plays(catalog, lid, tz, days, seed + 1000 * (index + 1), end, rhythm),
             tracks=catalog.tracks, artists=catalog.artists, audio_features=catalog.audio_features,
             listeners=[{"listener_id": lid, "display_name": name, "timezone": timezone_name}],
             feature_provider="demo",

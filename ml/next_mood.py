@@ -7,15 +7,15 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import TimeSeriesSplit
 
 from ml.baselines import MOOD_BASELINES, MajorityBaseline
 from ml.metrics import multiclass_metrics
 from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
-from ml.training import choose_served, data_window, load_frame, take, time_split
+from ml.training import (
+    choose_served, confidence_kind, data_window, load_frame, logistic_pipeline, rolling_origin_select, take, time_split,
+)
 
 CATEGORICAL = ("prev_mood_1", "prev_mood_2", "prev_mood_3", "local_hour")
 NUMERIC = (
@@ -24,7 +24,10 @@ NUMERIC = (
     "hour_sin", "hour_cos", "dow_sin", "dow_cos",
 )
 MIN_TRAIN_ROWS = 100
-PARAMS = {"estimator": "LogisticRegression", "C": 0.5, "max_iter": 2000, "holdout": "last 20% by time"}
+PARAMS = {"estimator": "LogisticRegression", "holdout": "last 20% by time",
+          "selection": "rolling-origin log loss over 3 folds of the training part"}
+# candidate models, chosen between by rolling-origin validation on the training part
+CANDIDATES = {"C=0.1": (0.1, False), "C=1": (1.0, False), "C=1 sigmoid-calibrated": (1.0, True)}
 BASELINES_BY_NAME = {b.name: b for b in MOOD_BASELINES}
 
 
@@ -44,30 +47,32 @@ class MoodModel:
 
     name = "model"
 
-    def __init__(self, classes: np.ndarray, C: float = PARAMS["C"]):
+    def __init__(self, classes: np.ndarray, C: float, calibrated: bool):
         self.classes = classes
-        self.pipeline = Pipeline([
-            ("columns", ColumnTransformer([
-                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(len(CATEGORICAL)))),
-                ("numeric", StandardScaler(), list(range(len(CATEGORICAL), len(CATEGORICAL) + len(NUMERIC)))),
-            ])),
-            ("classifier", LogisticRegression(C=C, max_iter=PARAMS["max_iter"])),
-        ])
+        self.calibrated = calibrated
+        pipeline = logistic_pipeline(len(CATEGORICAL), len(NUMERIC), C)
+        # sigmoid calibration fitted on later blocks than each fold's classifier saw
+        self.estimator = (CalibratedClassifierCV(pipeline, method="sigmoid", cv=TimeSeriesSplit(3))
+                          if calibrated else pipeline)
 
     @staticmethod
     def _matrix(frame: dict) -> np.ndarray:
         return np.column_stack([np.nan_to_num(np.asarray(frame[c], dtype=float)) for c in CATEGORICAL + NUMERIC])
 
     def fit(self, frame: dict) -> "MoodModel":
-        self.pipeline.fit(self._matrix(frame), frame["target"])
+        self.estimator.fit(self._matrix(frame), frame["target"])
         return self
 
     def predict_proba(self, frame: dict) -> np.ndarray:
         proba = np.zeros((len(frame["prev_mood_1"]), len(self.classes)))
-        learned = self.pipeline.predict_proba(self._matrix(frame))
-        for j, cls in enumerate(self.pipeline.classes_):
+        learned = self.estimator.predict_proba(self._matrix(frame))
+        for j, cls in enumerate(self.estimator.classes_):
             proba[:, np.searchsorted(self.classes, cls)] = learned[:, j]
         return proba
+
+
+def _log_loss(classes: np.ndarray):
+    return lambda predictor, frame: multiclass_metrics(frame["target"], predictor.predict_proba(frame), classes)["log_loss"]
 
 
 def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun | None:
@@ -92,8 +97,11 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
 
     model_metrics = {"train_accuracy": None, **multiclass_metrics(np.array([]), np.empty((0, len(classes))), classes)}
     trained = cut >= MIN_TRAIN_ROWS and len(np.unique(train["target"])) > 1 and n - cut > 0
+    chosen, cv_scores = None, {}
     if trained:
-        model = MoodModel(classes).fit(train)
+        candidates = {name: (lambda c=c, cal=cal: MoodModel(classes, c, cal)) for name, (c, cal) in CANDIDATES.items()}
+        chosen, cv_scores = rolling_origin_select(candidates, train, _log_loss(classes), cut)
+        model = candidates[chosen]().fit(train)
         model_metrics = {
             "train_accuracy": multiclass_metrics(train["target"], model.predict_proba(train), classes)["accuracy"],
             **multiclass_metrics(val["target"], model.predict_proba(val), classes),
@@ -108,18 +116,19 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
     notes.append(choice.reason)
     # the served predictor is refitted on all rows, so it knows the most recent listening
     if choice.served == "model":
-        served = MoodModel(classes).fit(frame)
+        served = MoodModel(classes, *CANDIDATES[chosen]).fit(frame)
     else:
         served = BASELINES_BY_NAME[choice.served.removesuffix("_baseline")](classes)
         served = served.fit(frame) if n else _uniform(served, classes)
-    params = {**PARAMS, "classes": classes.tolist(), "min_train_rows": MIN_TRAIN_ROWS}
+    params = {**PARAMS, "classes": classes.tolist(), "min_train_rows": MIN_TRAIN_ROWS,
+              "candidates": list(CANDIDATES), "chosen": chosen, "rolling_origin_log_loss": cv_scores}
     data_start, data_end = data_window(con, listener_id)
     run = ModelRun(
         model_name="next_mood", listener_id=listener_id, params=params,
         data_start=data_start, data_end=data_end,
         n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
         model_beats_baseline=choice.model_beats_baseline,
-        confidence_kind="uncalibrated_model_probability" if choice.served == "model" else "estimated_baseline_probability",
+        confidence_kind=confidence_kind(choice.served, chosen is not None and CANDIDATES[chosen][1]),
         note="; ".join(notes),
         run_id=make_run_id("next_mood", listener_id, params,
                           fingerprint(frame["play_id"], frame["target"], frame["prev_mood_1"], frame["prev_valence"])),

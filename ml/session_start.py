@@ -8,15 +8,15 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import TimeSeriesSplit
 
 from ml.baselines import SESSION_BASELINES
 from ml.metrics import best_f1_threshold, binary_metrics
 from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
-from ml.training import choose_served, data_window, load_frame, take, time_split
+from ml.training import (
+    choose_served, confidence_kind, data_window, load_frame, logistic_pipeline, rolling_origin_select, take, time_split,
+)
 
 CATEGORICAL = ("local_hour", "weekend_hour")
 NUMERIC = (
@@ -24,7 +24,9 @@ NUMERIC = (
     "same_hour_rate_4w", "log_hours_since_last_session",
 )
 MIN_TRAIN_ROWS = 24 * 14
-PARAMS = {"estimator": "LogisticRegression", "C": 0.5, "max_iter": 2000, "holdout": "last 20% by time"}
+PARAMS = {"estimator": "LogisticRegression", "holdout": "last 20% by time",
+          "selection": "rolling-origin log loss over 3 folds of the training part"}
+CANDIDATES = {"C=0.1": (0.1, False), "C=1": (1.0, False), "C=1 sigmoid-calibrated": (1.0, True)}
 BASELINES_BY_NAME = {b.name: b for b in SESSION_BASELINES}
 
 
@@ -43,26 +45,27 @@ class SessionModel:
 
     name = "model"
 
-    def __init__(self, C: float = PARAMS["C"]):
+    def __init__(self, C: float, calibrated: bool):
         self.threshold = 0.5
-        self.pipeline = Pipeline([
-            ("columns", ColumnTransformer([
-                ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(len(CATEGORICAL)))),
-                ("numeric", StandardScaler(), list(range(len(CATEGORICAL), len(CATEGORICAL) + len(NUMERIC)))),
-            ])),
-            ("classifier", LogisticRegression(C=C, max_iter=PARAMS["max_iter"])),
-        ])
+        self.calibrated = calibrated
+        pipeline = logistic_pipeline(len(CATEGORICAL), len(NUMERIC), C)
+        self.estimator = (CalibratedClassifierCV(pipeline, method="sigmoid", cv=TimeSeriesSplit(3))
+                          if calibrated else pipeline)
 
     @staticmethod
     def _matrix(frame: dict) -> np.ndarray:
         return np.column_stack([np.asarray(frame[c], dtype=float) for c in CATEGORICAL + NUMERIC])
 
     def fit(self, frame: dict) -> "SessionModel":
-        self.pipeline.fit(self._matrix(frame), frame["session_started"].astype(int))
+        self.estimator.fit(self._matrix(frame), frame["session_started"].astype(int))
         return self
 
     def predict_proba(self, frame: dict) -> np.ndarray:
-        return self.pipeline.predict_proba(self._matrix(frame))[:, 1]
+        return self.estimator.predict_proba(self._matrix(frame))[:, 1]
+
+
+def _log_loss(predictor, frame: dict) -> float | None:
+    return binary_metrics(frame["session_started"], predictor.predict_proba(frame))["log_loss"]
 
 
 def _evaluate(predictor, train: dict, val: dict) -> dict:
@@ -89,8 +92,12 @@ def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
     empty = binary_metrics(np.array([]), np.array([]))
     model_metrics = {"train_roc_auc": None, **empty, "threshold": None}
     trained = cut >= MIN_TRAIN_ROWS and len(np.unique(y[:cut])) == 2 and n - cut > 0
+    chosen, cv_scores = None, {}
     if trained:
-        model = SessionModel().fit(train)
+        candidates = {name: (lambda c=c, cal=cal: SessionModel(c, cal)) for name, (c, cal) in CANDIDATES.items()}
+        chosen, cv_scores = rolling_origin_select(candidates, train, _log_loss, cut)
+        model = candidates[chosen]()
+        model.fit(train)
         model_metrics = {
             "train_roc_auc": binary_metrics(train["session_started"], model.predict_proba(train))["roc_auc"],
             **_evaluate(model, train, val),
@@ -101,21 +108,22 @@ def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
     choice = choose_served(model_metrics["log_loss"] if trained else None,
                            {name: m["log_loss"] for name, m in baselines.items()}, fallback="hour_of_day_rate")
     notes.append(choice.reason)
-    served = SessionModel() if choice.served == "model" else BASELINES_BY_NAME[choice.served.removesuffix("_baseline")]()
+    served = SessionModel(*CANDIDATES[chosen]) if choice.served == "model" else BASELINES_BY_NAME[choice.served.removesuffix("_baseline")]()
     if n:
         served.fit(frame)  # refitted on all hours, so it knows the most recent weeks
         served.threshold = model_metrics["threshold"] if choice.served == "model" else baselines.get(
             choice.served.removesuffix("_baseline"), {}).get("threshold") or 0.5
     else:
         served.overall, served.rates, served.threshold = 0.0, {}, 0.5
-    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS}
+    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS, "candidates": list(CANDIDATES), "chosen": chosen,
+              "rolling_origin_log_loss": cv_scores}
     data_start, data_end = data_window(con, listener_id)
     run = ModelRun(
         model_name="session_start", listener_id=listener_id, params=params,
         data_start=data_start, data_end=data_end,
         n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
         model_beats_baseline=choice.model_beats_baseline,
-        confidence_kind="uncalibrated_model_probability" if choice.served == "model" else "estimated_baseline_probability",
+        confidence_kind=confidence_kind(choice.served, chosen is not None and CANDIDATES[chosen][1]),
         note="; ".join(notes),
         run_id=make_run_id("session_start", listener_id, params, fingerprint(frame["hour_start_utc"], y)),
     )

@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import TimeSeriesSplit
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 HOLDOUT_FRACTION = 0.2
+ROLLING_ORIGIN_FOLDS = 3
 
 
 def load_frame(con: duckdb.DuckDBPyConnection, table: str, listener_id: str, order_by: str) -> dict[str, np.ndarray]:
@@ -63,3 +69,40 @@ def choose_served(model_loss: float | None, baseline_losses: dict[str, float | N
     why = "no model was trained" if model_loss is None else (
         f"model log loss {model_loss:.4f} >= {best_name} {scored[best_name]:.4f}")
     return Choice(f"{best_name}_baseline", False if model_loss is not None else None, why)
+
+
+def confidence_kind(served: str, calibrated: bool) -> str:
+    """What the served probabilities are, as the export's `confidence_kind` names it."""
+    if served != "model":
+        return "estimated_baseline_probability"
+    return "calibrated_model_probability" if calibrated else "uncalibrated_model_probability"
+
+
+def logistic_pipeline(n_categorical: int, n_numeric: int, C: float) -> Pipeline:
+    """One-hot the first n_categorical columns, standardize the rest, regularized logistic regression."""
+    return Pipeline([
+        ("columns", ColumnTransformer([
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(n_categorical))),
+            ("numeric", StandardScaler(), list(range(n_categorical, n_categorical + n_numeric))),
+        ])),
+        ("classifier", LogisticRegression(C=C, max_iter=2000)),
+    ])
+
+
+def rolling_origin_select(candidates: dict, frame: dict, loss, n_rows: int) -> tuple[str, dict]:
+    """Pick the candidate with the lowest mean loss over rolling-origin folds of the training rows
+    (each fold trains on the past and scores the block after it). Returns (name, scores)."""
+    folds = list(TimeSeriesSplit(n_splits=ROLLING_ORIGIN_FOLDS).split(np.arange(n_rows)))
+    scores = {}
+    for name, make in candidates.items():
+        losses = []
+        for fit_rows, score_rows in folds:
+            fit_part, score_part = take(frame, fit_rows), take(frame, score_rows)
+            try:
+                losses.append(loss(make().fit(fit_part), score_part))
+            except ValueError:  # e.g. a fold with one class only: the candidate cannot be judged there
+                continue
+        scores[name] = float(np.mean(losses)) if losses else None
+    judged = {name: score for name, score in scores.items() if score is not None}
+    best = min(judged, key=judged.get) if judged else next(iter(candidates))
+    return best, scores

@@ -38,8 +38,9 @@ def _dbt(warehouse: Path, *args: str) -> None:
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{result.stdout[-3000:]}")
 
 
-def measure_one(days: int, folder: Path) -> dict:
-    """All stages for one demo listener with `days` of history; returns the figures."""
+def measure_one(days: int, folder: Path, rhythm: bool = True) -> dict:
+    """All stages for one demo listener with `days` of history; returns the figures.
+    The warehouse stays in `folder` (listener "bench"), so tests can inspect what was built."""
     import duckdb
 
     from export.dashboard import export_dashboard
@@ -53,7 +54,7 @@ def measure_one(days: int, folder: Path) -> dict:
     warehouse, data_dir = folder / "bench.duckdb", folder / "artifacts"
     figures: dict = {"days": days}
     with _timed(figures, "generate_s"):
-        batches = generate_demo_batches("bench", "Europe/Berlin", "Bench", days=days)
+        batches = generate_demo_batches("bench", "Europe/Berlin", "Bench", days=days, rhythm=rhythm)
     figures["plays"] = sum(len(b.plays) for b in batches)
     con = duckdb.connect(str(warehouse))
     ensure_schema(con)

@@ -32,6 +32,7 @@ def test_dbt_tests_are_asset_checks(defs):
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert "unique_fct_sessions_session_id" in checks
     assert "not_null_fct_plays_play_id" in checks
+    assert "serves_learned_model" in checks  # a retrain that serves a baseline shows as a warning
 
 
 def test_jobs_and_schedules(defs):

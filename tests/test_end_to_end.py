@@ -103,3 +103,47 @@ def test_refresh_before_any_training_still_exports(env, dbt_manifest):
     assert data["metrics"]["latest"] is None
     assert data["next_prediction"]["prediction_source"] is None
     assert Path(settings.export_path).exists()
+
+
+def test_without_any_audio_features_everything_still_runs(demo_warehouse, dbt_manifest, monkeypatch):
+    con = duckdb.connect(str(demo_warehouse))
+    con.execute("delete from raw.audio_features")
+    con.close()
+    monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "none")
+    settings = load_settings()
+    assert main(["run"]) == 0
+    data = _export(settings)
+    validate(data)
+    assert data["mood_clusters"] == [] and data["mood_trajectory"] == []
+    assert data["next_prediction"]["mood_cluster_id"] is None
+    assert data["metrics"]["latest"]["mood_model"]["served"] == "none"
+    assert len(data["recently_played"]) == 25 and data["genre_profiles"]["overall"]
+
+
+def test_one_session_gets_baselines_and_null_metrics(env, dbt_manifest, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from ingest.demo import generate_demo_batches
+    from warehouse.loaders import load_batch
+    from warehouse.schema import ensure_schema
+
+    settings = load_settings()
+    demo = generate_demo_batches(settings.listener_id, settings.timezone, "One", days=3)[0]
+    start = datetime(2026, 5, 4, 19, 0)
+    demo.plays = [{**play, "played_at": start + timedelta(minutes=4 * i)} for i, play in enumerate(demo.plays[:8])]
+    settings.warehouse.parent.mkdir(parents=True)
+    con = duckdb.connect(str(settings.warehouse))
+    ensure_schema(con)
+    load_batch(con, demo)
+    con.close()
+    monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "none")
+    assert main(["run"]) == 0
+    data = _export(settings)
+    validate(data)
+    session = data["metrics"]["latest"]["session_model"]
+    assert session["served"].endswith("_baseline")
+    assert session["val_roc_auc"] is None and session["train_roc_auc"] is None
+    assert data["metrics"]["latest"]["num_sessions"] == 1
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    notes = [row[0] for row in con.execute("select note from ml.model_runs where model_name <> 'mood_clusters'").fetchall()]
+    assert all("no model trained" in note for note in notes)

@@ -23,6 +23,20 @@ def _comparison_table(run: ModelRun, metric_names: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def _serves_model_check(run: ModelRun | None) -> dg.AssetCheckResult:
+    """Warns (yellow in the UI) when a retrain serves a baseline instead of the learned model."""
+    served = run.served if run else "none"
+    return dg.AssetCheckResult(
+        check_name="serves_learned_model", passed=served == "model", severity=dg.AssetCheckSeverity.WARN,
+        metadata={"served": served, "why": (run.note or "") if run else "no mood clusters yet"},
+    )
+
+
+SERVES_MODEL_CHECK = [dg.AssetCheckSpec("serves_learned_model", asset=key,
+                                        description="the learned model beat every baseline on the holdout")
+                      for key in (["ml", "next_mood_model"], ["ml", "session_start_model"])]
+
+
 def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
     return {
         "run_id": run.run_id,
@@ -59,23 +73,26 @@ def track_moods() -> dg.MaterializeResult:
 
 
 @dg.asset(key=["ml", "next_mood_model"], group_name="ml", deps=[dbt_model_key("ml_next_track_training")],
-          pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
+          pool=WAREHOUSE_POOL, kinds={"scikit-learn"}, check_specs=SERVES_MODEL_CHECK[:1])
 def next_mood_model() -> dg.MaterializeResult:
     """Train the next-track mood model; serve it only if it beats every baseline."""
     with settings_and_writer() as (settings, con):
         run = train_next_mood(con, settings.listener_id, settings.data_dir)
     if run is None:
-        return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"})
-    return dg.MaterializeResult(metadata=_run_metadata(run, ("accuracy", "top3_accuracy", "f1_macro", "log_loss")))
+        return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"},
+                                    check_results=[_serves_model_check(None)])
+    return dg.MaterializeResult(metadata=_run_metadata(run, ("accuracy", "top3_accuracy", "f1_macro", "log_loss")),
+                                check_results=[_serves_model_check(run)])
 
 
 @dg.asset(key=["ml", "session_start_model"], group_name="ml", deps=[dbt_model_key("ml_session_start_training")],
-          pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
+          pool=WAREHOUSE_POOL, kinds={"scikit-learn"}, check_specs=SERVES_MODEL_CHECK[1:])
 def session_start_model() -> dg.MaterializeResult:
     """Train the session-start model; serve it only if it beats the hourly rates."""
     with settings_and_writer() as (settings, con):
         run = train_session_start(con, settings.listener_id, settings.data_dir)
-    return dg.MaterializeResult(metadata=_run_metadata(run, ("roc_auc", "pr_auc", "brier", "log_loss")))
+    return dg.MaterializeResult(metadata=_run_metadata(run, ("roc_auc", "pr_auc", "brier", "log_loss")),
+                                check_results=[_serves_model_check(run)])
 
 
 @dg.asset(key=["ml", "next_mood_predictions"], group_name="ml",
