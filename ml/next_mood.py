@@ -7,14 +7,13 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import TimeSeriesSplit
 
 from ml.baselines import MOOD_BASELINES, MajorityBaseline
 from ml.metrics import multiclass_metrics
 from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
 from ml.training import (
-    choose_served, confidence_kind, data_window, load_frame, logistic_pipeline, rolling_origin_select, take, time_split,
+    CANDIDATES, PARAMS, candidate_estimator, choose_served, confidence_kind, data_window, load_frame,
+    rolling_origin_select, take, time_split,
 )
 
 CATEGORICAL = ("prev_mood_1", "prev_mood_2", "prev_mood_3", "local_hour")
@@ -24,10 +23,6 @@ NUMERIC = (
     "hour_sin", "hour_cos", "dow_sin", "dow_cos",
 )
 MIN_TRAIN_ROWS = 100
-PARAMS = {"estimator": "LogisticRegression", "holdout": "last 20% by time",
-          "selection": "rolling-origin log loss over 3 folds of the training part"}
-# candidate models, chosen between by rolling-origin validation on the training part
-CANDIDATES = {"C=0.1": (0.1, False), "C=1": (1.0, False), "C=1 sigmoid-calibrated": (1.0, True)}
 BASELINES_BY_NAME = {b.name: b for b in MOOD_BASELINES}
 
 
@@ -50,10 +45,7 @@ class MoodModel:
     def __init__(self, classes: np.ndarray, C: float, calibrated: bool):
         self.classes = classes
         self.calibrated = calibrated
-        pipeline = logistic_pipeline(len(CATEGORICAL), len(NUMERIC), C)
-        # sigmoid calibration fitted on later blocks than each fold's classifier saw
-        self.estimator = (CalibratedClassifierCV(pipeline, method="sigmoid", cv=TimeSeriesSplit(3))
-                          if calibrated else pipeline)
+        self.estimator = candidate_estimator(len(CATEGORICAL), len(NUMERIC), C, calibrated)
 
     @staticmethod
     def _matrix(frame: dict) -> np.ndarray:

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import TimeSeriesSplit
 
 from ml.baselines import SESSION_BASELINES
 from ml.metrics import best_f1_threshold, binary_metrics
 from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
 from ml.training import (
-    choose_served, confidence_kind, data_window, load_frame, logistic_pipeline, rolling_origin_select, take, time_split,
+    CANDIDATES, PARAMS, candidate_estimator, choose_served, confidence_kind, data_window, load_frame,
+    rolling_origin_select, take, time_split,
 )
 
 CATEGORICAL = ("local_hour", "weekend_hour")
@@ -24,9 +23,6 @@ NUMERIC = (
     "same_hour_rate_4w", "log_hours_since_last_session",
 )
 MIN_TRAIN_ROWS = 24 * 14
-PARAMS = {"estimator": "LogisticRegression", "holdout": "last 20% by time",
-          "selection": "rolling-origin log loss over 3 folds of the training part"}
-CANDIDATES = {"C=0.1": (0.1, False), "C=1": (1.0, False), "C=1 sigmoid-calibrated": (1.0, True)}
 BASELINES_BY_NAME = {b.name: b for b in SESSION_BASELINES}
 
 
@@ -48,9 +44,7 @@ class SessionModel:
     def __init__(self, C: float, calibrated: bool):
         self.threshold = 0.5
         self.calibrated = calibrated
-        pipeline = logistic_pipeline(len(CATEGORICAL), len(NUMERIC), C)
-        self.estimator = (CalibratedClassifierCV(pipeline, method="sigmoid", cv=TimeSeriesSplit(3))
-                          if calibrated else pipeline)
+        self.estimator = candidate_estimator(len(CATEGORICAL), len(NUMERIC), C, calibrated)
 
     @staticmethod
     def _matrix(frame: dict) -> np.ndarray:

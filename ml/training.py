@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import TimeSeriesSplit
@@ -15,6 +16,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 HOLDOUT_FRACTION = 0.2
 ROLLING_ORIGIN_FOLDS = 3
+PARAMS = {"estimator": "LogisticRegression", "holdout": "last 20% by time",
+          "selection": "rolling-origin log loss over 3 folds of the training part"}
+# the learned-model candidates, (C, sigmoid-calibrated), chosen between by rolling origin
+CANDIDATES = {"C=0.1": (0.1, False), "C=1": (1.0, False), "C=1 sigmoid-calibrated": (1.0, True)}
 
 
 def load_frame(con: duckdb.DuckDBPyConnection, table: str, listener_id: str, order_by: str) -> dict[str, np.ndarray]:
@@ -76,6 +81,13 @@ def confidence_kind(served: str, calibrated: bool) -> str:
     if served != "model":
         return "estimated_baseline_probability"
     return "calibrated_model_probability" if calibrated else "uncalibrated_model_probability"
+
+
+def candidate_estimator(n_categorical: int, n_numeric: int, C: float, calibrated: bool):
+    """The logistic pipeline, wrapped in sigmoid calibration when asked: each fold's classifier
+    is calibrated on the block after it, so calibration never sees earlier-fitted rows."""
+    pipeline = logistic_pipeline(n_categorical, n_numeric, C)
+    return CalibratedClassifierCV(pipeline, method="sigmoid", cv=TimeSeriesSplit(3)) if calibrated else pipeline
 
 
 def logistic_pipeline(n_categorical: int, n_numeric: int, C: float) -> Pipeline:

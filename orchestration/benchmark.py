@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,26 +88,109 @@ def measure_one(days: int, folder: Path, rhythm: bool = True) -> dict:
     return figures
 
 
-def run_benchmark(days: int, scales: list[int], json_path: str) -> dict:
+def measure_import(folder: Path) -> dict:
+    """Import the extended-history files in `folder`; next to it, DuckDB's bare read_json of them."""
+    import duckdb
+
+    from ingest.privacy_export import import_export
+    from warehouse.loaders import ensure_listener
+    from warehouse.schema import ensure_schema
+
+    files = sorted(str(p) for p in folder.glob("*.json"))
+    con = duckdb.connect()
+    started = time.perf_counter()
+    records = con.execute(f"create table t as select * from read_json({files}, format='array'); "
+                          "select count(*) from t").fetchone()[0]
+    read_json_s = time.perf_counter() - started
+    con.close()
+    con = duckdb.connect(str(folder / "import.duckdb"))
+    ensure_schema(con)
+    ensure_listener(con, "bench", "Bench", "UTC", "bench")
+    started = time.perf_counter()
+    report = import_export(con, folder, "bench")
+    import_s = time.perf_counter() - started
+    con.close()
+    return {"records": records, "plays_inserted": report.plays_inserted, "import_s": round(import_s, 2),
+            "import_records_per_s": round(records / import_s), "read_json_s": round(read_json_s, 2),
+            "read_json_records_per_s": round(records / read_json_s), "slower_than_read_json": round(import_s / read_json_s, 1),
+            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def _in_subprocess(*args: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "orchestration.benchmark", *args], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"benchmark step {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_benchmark(days: int, scales: list[int], json_path: str, import_records: int) -> dict:
     results = []
     for scale in scales:
         with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
-            out = subprocess.run([sys.executable, "-m", "orchestration.benchmark", str(days * scale), folder],
-                                 capture_output=True, text=True)
-            if out.returncode:
-                raise RuntimeError(f"benchmark at {scale}x failed:\n{out.stderr[-3000:]}")
-            results.append({"scale": scale, **json.loads(out.stdout.strip().splitlines()[-1])})
+            results.append({"scale": scale, **_in_subprocess("stages", str(days * scale), folder)})
+    imported = None
+    if import_records:
+        with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
+            _in_subprocess("write-export", str(import_records), folder)
+            imported = _in_subprocess("import", folder)
     report = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system()},
-              "runs": results}
+              "runs": results, "privacy_export_import": imported}
     Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
     columns = ("scale", "days", "plays", "plays_landed_per_s", *STAGES[2:], "peak_memory_mb", "dbt_peak_memory_mb")
     print(f"spotify-brain benchmark, {os.cpu_count()} cores (figures also in {json_path})")
     print(" | ".join(columns))
     for run in results:
         print(" | ".join(str(run[c]) for c in columns))
+    if imported:
+        print("privacy-export import: " + ", ".join(f"{k} {v}" for k, v in imported.items()))
     return report
 
 
+def write_extended_history(folder: Path, records: int, per_file: int = 100_000) -> list[Path]:
+    """Files shaped like Spotify's extended streaming history, from demo plays (no real data)."""
+    from datetime import timedelta
+
+    from ingest.demo import build_catalog, generate_plays
+    from zoneinfo import ZoneInfo
+
+    catalog = build_catalog(42)
+    names = {t["track_id"]: t for t in catalog.tracks}
+    plays, listeners = [], 0
+    while len(plays) < records:  # more demo years until there are enough plays
+        plays += generate_plays(catalog, "bench", ZoneInfo("Europe/Berlin"), 365, seed=100 + listeners,
+                                end=date(2026, 10, 31) - timedelta(days=365 * listeners))
+        listeners += 1
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, start in enumerate(range(0, records, per_file)):
+        rows = []
+        for play in plays[start:start + per_file]:
+            track = names[play["track_id"]]
+            rows.append({
+                "ts": play["played_at"].strftime("%Y-%m-%dT%H:%M:%SZ"), "platform": "android",
+                "ms_played": play["ms_played"], "conn_country": "DE", "ip_addr": "192.0.2.1",
+                "master_metadata_track_name": track["track_name"],
+                "master_metadata_album_artist_name": track["artist_names"][0],
+                "master_metadata_album_album_name": track["album_name"],
+                "spotify_track_uri": f"spotify:track:{play['track_id']}",
+                "episode_name": None, "episode_show_name": None, "spotify_episode_uri": None,
+                "reason_start": play["reason_start"], "reason_end": play["reason_end"], "shuffle": play["shuffle"],
+                "skipped": play["skipped"], "offline": False, "offline_timestamp": None, "incognito_mode": False,
+            })
+        path = folder / f"Streaming_History_Audio_{number:03d}.json"
+        path.write_text(json.dumps(rows))
+        paths.append(path)
+    return paths
+
+
+def _main(mode: str, *args: str) -> dict:
+    """One step in a fresh process, so its peak memory is its own."""
+    if mode == "stages":
+        return measure_one(int(args[0]), Path(args[1]))
+    if mode == "write-export":
+        return {"files": len(write_extended_history(Path(args[1]), int(args[0])))}
+    return measure_import(Path(args[0]))
+
+
 if __name__ == "__main__":
-    # one size in a fresh process: python -m orchestration.benchmark DAYS FOLDER
-    print(json.dumps(measure_one(int(sys.argv[1]), Path(sys.argv[2]))))
+    print(json.dumps(_main(*sys.argv[1:])))

@@ -1,6 +1,7 @@
 """`spotify-brain`: run the Dagster jobs in process, and the benchmark.
 
     spotify-brain run [--job full_retrain|refresh]
+    spotify-brain import PATH [--listener ID]
     spotify-brain bench [--days N] [--scale K ...]
 """
 
@@ -62,14 +63,56 @@ def run_job(job_name: str, settings: Settings) -> bool:
     return result.success
 
 
+def _progress(number: int, total: int, name: str) -> None:
+    width = 30
+    done = int(width * number / total)
+    line = f"[{'#' * done}{'.' * (width - done)}] {number}/{total} {name[-60:]}"
+    end = "\n" if number == total or not sys.stderr.isatty() else "\r"
+    print(line.ljust(110), end=end, file=sys.stderr, flush=True)
+
+
+def import_history(path: str, listener_id: str | None, settings: Settings) -> int:
+    """Import a privacy export; print the report. Exit 1 if a file could not be read."""
+    from pathlib import Path
+
+    from ingest.privacy_export import import_export
+    from warehouse.connection import write_connection
+    from warehouse.loaders import ensure_listener
+    from warehouse.schema import ensure_schema
+
+    listener_id = listener_id or settings.listener_id
+    with write_connection(settings.warehouse, settings.writer_lock_timeout_s) as con:
+        ensure_schema(con)
+        ensure_listener(con, listener_id, settings.display_name, settings.timezone, "privacy_export")
+        report = import_export(con, Path(path), listener_id, progress=_progress)
+    print(f"listener {listener_id}: {report.files_read} files read, {report.records_read} records read")
+    print(f"  plays inserted      {report.plays_inserted}")
+    print(f"  duplicates skipped  {report.duplicates_skipped}")
+    print(f"  records rejected    {report.records_rejected}")
+    for reason, count in report.rejected_by_reason.most_common():
+        print(f"    {count:>8}  {reason}")
+    print(f"  set aside (podcast, audiobook, video)  {report.set_aside}")
+    print(f"  account-data tracks not matched to a known track  {report.unresolved_tracks}")
+    for name, why in report.skipped_files.items():
+        print(f"  skipped {name}: {why}")
+    for name, why in report.failed_files.items():
+        print(f"  FAILED {why}", file=sys.stderr)
+    return 1 if report.failed_files else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spotify-brain", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a Dagster job in this process")
     run.add_argument("--job", choices=JOBS, default="full_retrain")
+    importer = commands.add_parser("import", help="import Spotify privacy exports (zip, folder or files)")
+    importer.add_argument("path")
+    importer.add_argument("--listener", help="listener id (default: SPOTIFY_BRAIN_LISTENER_ID)")
     bench = commands.add_parser("bench", help="time each stage on demo listeners and print the figures")
     bench.add_argument("--days", type=int, default=365, help="days of the 1x demo history")
     bench.add_argument("--scale", type=int, nargs="+", default=[1, 10], help="history sizes, in multiples of --days")
+    bench.add_argument("--import-records", type=int, default=1_000_000,
+                       help="extended-history records for the import benchmark (0: skip it)")
     bench.add_argument("--json", default="bench_results.json", help="where to write the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -78,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"spotify-brain: {exc}", file=sys.stderr)
         return 2
+    if args.command == "import":
+        return import_history(args.path, args.listener, settings)
     if args.command == "run":
         if not run_job(args.job, settings):
             return 1
@@ -85,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from orchestration.benchmark import run_benchmark
 
-    run_benchmark(days=args.days, scales=args.scale, json_path=args.json)
+    run_benchmark(days=args.days, scales=args.scale, json_path=args.json, import_records=args.import_records)
     return 0
 
 

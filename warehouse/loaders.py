@@ -4,6 +4,7 @@ A batch is one transaction: it lands whole or not at all. Loading the same batch
 adds nothing: plays are keyed by (listener_id, track_id, played_at); tracks, artists,
 audio features by their ids (first seen wins); listeners are upserted (timezone may change).
 Records with missing keys go to `raw.rejected_records` with the reason; the rest loads.
+A batch's records add up: read = inserted + duplicate + rejected + set aside.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class RawBatch:
     audio_features: list[dict] = field(default_factory=list)
     listeners: list[dict] = field(default_factory=list)
     feature_provider: str = "none"
+    # records the source's parser already refused: {"record_ref", "reason", "payload"}
+    rejected: list[dict] = field(default_factory=list)
+    # records that are not music plays (podcast episodes, audiobooks, videos), counted only
+    set_aside: int = 0
 
 
 @dataclass
@@ -79,6 +84,7 @@ class LoadReport:
     plays_inserted: int
     plays_duplicate: int
     records_rejected: int
+    records_set_aside: int
     cursor_before: int | None
     cursor_after: int | None
 
@@ -105,27 +111,39 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> I
         con.unregister(name)
 
 
-def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, extra: dict) -> None:
+def ensure_listener(con: duckdb.DuckDBPyConnection, listener_id: str, display_name: str, timezone_name: str,
+                    source: str) -> None:
+    """Record a listener if it is new; an existing listener keeps its name and timezone."""
+    con.execute(
+        "insert into raw.listeners values (?, ?, ?, ?, ?, ?) on conflict (listener_id) do nothing",
+        [listener_id, display_name, timezone_name, source, f"{source}-listener", _utcnow()],
+    )
+
+
+def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, extra: dict,
+                fill_gaps: tuple[str, ...] = ()) -> None:
+    """Insert rows whose key is new (the first of in-batch repeats). For known keys, only the
+    `fill_gaps` columns that are still null are filled, e.g. a track first seen in a privacy
+    export (no album id or artist ids) completed later by the API. Nothing is overwritten."""
     if not rows:
         return
-    with _registered(con, "batch", pa.Table.from_pylist(rows, schema=schema)):
-        _insert_new_from_batch(con, table, key, schema, extra)
-
-
-def _insert_new_from_batch(con, table: str, key: str, schema: pa.Schema, extra: dict) -> None:
     columns = ", ".join(schema.names)
     extra_cols = ", ".join(extra)
     placeholders = ", ".join("?" for _ in extra)
-    con.execute(
-        f"""
-        insert into {table} ({columns}, {extra_cols})
-        select {columns}, {placeholders} from batch b
-        where b.{key} is not null
-          and not exists (select 1 from {table} t where t.{key} = b.{key})
-        qualify row_number() over (partition by b.{key}) = 1
-        """,
-        list(extra.values()),
-    )
+    on_conflict = "do nothing"
+    if fill_gaps:
+        on_conflict = "do update set " + ", ".join(f"{c} = coalesce({table}.{c}, excluded.{c})" for c in fill_gaps)
+    with _registered(con, "batch", pa.Table.from_pylist(rows, schema=schema)):
+        con.execute(
+            f"""
+            insert into {table} ({columns}, {extra_cols})
+            select {columns}, {placeholders} from batch b
+            where b.{key} is not null
+            qualify row_number() over (partition by b.{key}) = 1
+            on conflict ({key}) {on_conflict}
+            """,
+            list(extra.values()),
+        )
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
@@ -144,7 +162,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
                     [batch.source, run_id, started],
                 )
         _insert_new(con, "raw.artists", "artist_id", batch.artists, ARTIST_SCHEMA, provenance)
-        _insert_new(con, "raw.tracks", "track_id", batch.tracks, TRACK_SCHEMA, provenance)
+        _insert_new(con, "raw.tracks", "track_id", batch.tracks, TRACK_SCHEMA, provenance,
+                    fill_gaps=("album_id", "album_image_url", "duration_ms", "artist_ids"))
         _insert_new(
             con, "raw.audio_features", "track_id", batch.audio_features, FEATURE_SCHEMA,
             {"provider": batch.feature_provider, "ingest_run_id": run_id, "loaded_at": started},
@@ -152,17 +171,21 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
         plays = pa.Table.from_pylist(batch.plays, schema=PLAY_SCHEMA)
         plays = plays.append_column("record_no", pa.array(range(len(batch.plays)), pa.int64()))
         with _registered(con, "plays", plays):
-            rejected = _reject_bad_plays(con, batch.source, run_id, started)
+            rejected_here = _reject_bad_plays(con, batch.source, run_id, started)
             inserted = _insert_new_plays(con, batch.source, run_id, started)
+        for record in batch.rejected:
+            con.execute("insert into raw.rejected_records values (?, ?, ?, ?, ?, ?)",
+                        [run_id, batch.source, record["record_ref"], record["reason"], record.get("payload"), started])
         cursor_after = latest_played_at_ms(con, batch.listener_id)
         report = LoadReport(
             ingest_run_id=run_id,
             listener_id=batch.listener_id,
             source=batch.source,
-            records_read=len(batch.plays),
+            records_read=len(batch.plays) + len(batch.rejected) + batch.set_aside,
             plays_inserted=inserted,
-            plays_duplicate=len(batch.plays) - inserted - rejected,
-            records_rejected=rejected,
+            plays_duplicate=len(batch.plays) - inserted - rejected_here,
+            records_rejected=rejected_here + len(batch.rejected),
+            records_set_aside=batch.set_aside,
             cursor_before=cursor_before,
             cursor_after=cursor_after,
         )
@@ -170,7 +193,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
         con.execute("commit")
     except Exception as exc:
         con.execute("rollback")
-        failed = LoadReport(run_id, batch.listener_id, batch.source, len(batch.plays), 0, 0, 0,
+        failed = LoadReport(run_id, batch.listener_id, batch.source,
+                            len(batch.plays) + len(batch.rejected) + batch.set_aside, 0, 0, 0, 0,
                             cursor_before, cursor_before)
         _record_run(con, failed, started, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -221,10 +245,15 @@ def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> int:
 
 def _record_run(con, report: LoadReport, started: datetime, outcome: str, message: str | None) -> None:
     con.execute(
-        "insert into raw.ingest_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """
+        insert into raw.ingest_runs (ingest_run_id, listener_id, source, started_at, finished_at, outcome,
+            records_read, plays_inserted, plays_duplicate, records_rejected, records_set_aside,
+            cursor_before, cursor_after, message)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
         [
             report.ingest_run_id, report.listener_id, report.source, started, _utcnow(), outcome,
             report.records_read, report.plays_inserted, report.plays_duplicate, report.records_rejected,
-            report.cursor_before, report.cursor_after, message,
+            report.records_set_aside, report.cursor_before, report.cursor_after, message,
         ],
     )

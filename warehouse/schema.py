@@ -31,6 +31,7 @@ create table if not exists raw.ingest_runs (
     plays_inserted   integer not null default 0,
     plays_duplicate  integer not null default 0,
     records_rejected integer not null default 0,
+    records_set_aside integer not null default 0,  -- podcasts, audiobooks, videos: not music plays
     cursor_before    bigint,             -- newest played_at before the run, Unix ms
     cursor_after     bigint,
     message          varchar

@@ -1,33 +1,72 @@
--- One row per real play, in the listener's local time.
--- The same play can land from several sources (API, privacy exports, demo); two rows are the
--- same play when listener, track and end time to the second agree. The most precise source wins.
+-- One row per real play across sources, in the listener's local time.
+--
+-- The same play can land from the API, the extended history, the account data and the demo.
+-- Two records are the same play when listener and (resolved) track agree and their end times
+-- are at most var('same_play_tolerance_seconds') apart, or var('account_data_tolerance_seconds')
+-- when one of them comes from the account data, whose endTime is cut to the minute. Replays of
+-- a track are further apart than that: a play lasts at least a few seconds and the next one
+-- ends at least that much later. Of a group, the most precise source is kept (API, extended
+-- history, demo, account data), so any order or repetition of imports gives the same rows.
 with plays as (
-    select * from {{ ref('stg_spotify__plays') }}
+    select
+        *,
+        case source
+            when 'spotify_api' then 1
+            when 'extended_history' then 2
+            when 'demo' then 3
+            else 4
+        end as source_priority
+    from {{ ref('int_plays__track_resolved') }}
+),
+
+ordered as (
+    select
+        *,
+        lag(played_at) over same_track as previous_played_at,
+        lag(source) over same_track as previous_source
+    from plays
+    window same_track as (
+        partition by listener_id, track_id
+        order by played_at, source_priority, ms_played desc, ingest_run_id
+    )
+),
+
+grouped as (
+    select
+        *,
+        sum(
+            case
+                when previous_played_at is null then 1
+                when date_diff('millisecond', previous_played_at, played_at) > 1000 * (
+                    case when 'account_data' in (source, previous_source)
+                         then {{ var('account_data_tolerance_seconds') }}
+                         else {{ var('same_play_tolerance_seconds') }} end
+                ) then 1
+                else 0
+            end
+        ) over (
+            partition by listener_id, track_id
+            order by played_at, source_priority, ms_played desc, ingest_run_id
+            rows unbounded preceding
+        ) as same_play_group
+    from ordered
 ),
 
 ranked as (
     select
         *,
         row_number() over (
-            partition by listener_id, track_id, date_trunc('second', played_at)
-            order by
-                case source
-                    when 'spotify_api' then 1
-                    when 'extended_history' then 2
-                    when 'demo' then 3
-                    else 4
-                end,
-                loaded_at,
-                ingest_run_id
-        ) as source_rank
-    from plays
+            partition by listener_id, track_id, same_play_group
+            order by source_priority, played_at, ms_played desc, ingest_run_id
+        ) as rank_in_group
+    from grouped
 )
 
 select
-    ranked.* exclude (source_rank),
+    ranked.* exclude (source_priority, previous_played_at, previous_source, same_play_group, rank_in_group),
     listeners.timezone,
     {{ to_local('ranked.started_at', 'listeners.timezone') }} as local_started_at,
     {{ to_local('ranked.played_at', 'listeners.timezone') }} as local_played_at
 from ranked
 inner join {{ ref('stg_spotify__listeners') }} as listeners using (listener_id)
-where ranked.source_rank = 1
+where ranked.rank_in_group = 1

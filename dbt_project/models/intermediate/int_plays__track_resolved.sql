@@ -1,0 +1,31 @@
+-- Plays whose track is known only by name (account-data exports: `name:<hash>` ids) get the id
+-- of a known track with the same name and primary artist, compared case- and space-insensitively.
+-- Unmatched ones keep their name-based id (is_unresolved) and still count everywhere.
+with tracks as (
+    select
+        track_id,
+        lower(trim(track_name)) as name_key,
+        lower(trim(primary_artist_name)) as artist_key
+    from {{ ref('stg_spotify__tracks') }}
+),
+
+known as (
+    select name_key, artist_key, min(track_id) as track_id
+    from tracks
+    where track_id not like 'name:%'
+    group by name_key, artist_key
+),
+
+resolution as (
+    select tracks.track_id as name_track_id, known.track_id
+    from tracks
+    inner join known using (name_key, artist_key)
+    where tracks.track_id like 'name:%'
+)
+
+select
+    plays.* replace (coalesce(resolution.track_id, plays.track_id) as track_id),
+    plays.track_id as landed_track_id,
+    plays.track_id like 'name:%' and resolution.track_id is null as is_unresolved
+from {{ ref('stg_spotify__plays') }} as plays
+left join resolution on resolution.name_track_id = plays.track_id

@@ -1,0 +1,141 @@
+"""Importing Spotify's privacy exports: both formats, damage of several kinds, no double counting."""
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.privacy_export import import_export
+from orchestration.cli import main
+from orchestration.project import PROJECT_ROOT, dbt_executable
+from warehouse.loaders import ensure_listener
+from warehouse.schema import ensure_schema
+
+FIXTURES = Path(__file__).parent / "fixtures" / "privacy_export"
+EXTENDED_A = "0aym2LBJBk9DAYuHHutrIl"   # Hey Jude, also in the account data
+BJORK = "4SpBe1lkPawbGV1Ygd7Adk"
+
+
+@pytest.fixture
+def con(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(con)
+    ensure_listener(con, "me", "Me", "Europe/Berlin", "test")
+    yield con
+    con.close()
+
+
+def _damaged(folder: Path) -> Path:
+    shutil.copytree(FIXTURES, folder)
+    (folder / "Streaming_History_Audio_2020_1.json").write_text('[{"ts": "2020-01-01T10:00:00Z", "ms_pla')
+    (folder / "Streaming_History_Audio_2020_2.json").write_text("")
+    (folder / "Streaming_History_Audio_2020_3.json").write_bytes('[{"master_metadata_track_name": "Caf\xe9"}]'.encode("latin-1"))
+    (folder / "StreamingHistory_music_9.json").write_text('{"endTime": "2026-01-01 10:00"}')
+    (folder / "ReadMeFirst.pdf").write_bytes(b"%PDF-1.4")
+    shutil.copy(folder / "endsong_0.json", folder / "endsong_0 (copy).json".replace(" (copy)", "_copy"))
+    return folder
+
+
+def test_counts_add_up_and_say_why(con):
+    report = import_export(con, FIXTURES, "me")
+    assert report.files_read == 4
+    assert report.records_read == 16
+    assert (report.plays_inserted, report.duplicates_skipped, report.records_rejected, report.set_aside) == (9, 1, 3, 3)
+    assert report.records_read == (report.plays_inserted + report.duplicates_skipped
+                                   + report.records_rejected + report.set_aside)
+    assert report.rejected_by_reason == {"ms_played is not a non-negative integer": 1,
+                                         "ts is not an ISO UTC time like 2024-01-31T18": 1,
+                                         "artistName or trackName is missing": 1}
+    refs = [r[0] for r in con.execute("select record_ref from raw.rejected_records order by all").fetchall()]
+    assert any(ref.endswith("Streaming_History_Audio_2025-2026_0.json record #6") for ref in refs)
+    assert report.unresolved_tracks == 1  # "Some Local Band - Demo Tape" is known by name only
+
+
+def test_importing_twice_adds_nothing(con):
+    import_export(con, FIXTURES, "me")
+    before = con.execute("select count(*) from raw.plays").fetchone()[0]
+    again = import_export(con, FIXTURES, "me")
+    assert again.plays_inserted == 0 and again.duplicates_skipped == 10
+    assert con.execute("select count(*) from raw.plays").fetchone()[0] == before
+
+
+def test_zip_folder_and_single_file_land_the_same_plays(con, tmp_path):
+    archive = tmp_path / "my_spotify_data.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for file in FIXTURES.iterdir():
+            zf.write(file, f"Spotify Extended Streaming History/{file.name}")
+        zf.writestr("Spotify Extended Streaming History/ReadMeFirst_ExtendedStreamingHistory.pdf", b"%PDF")
+    report = import_export(con, archive, "me")
+    assert report.plays_inserted == 9
+    assert list(report.skipped_files.values()) == ["not a streaming-history file"]
+    single = import_export(con, FIXTURES / "endsong_0.json", "me")
+    assert (single.plays_inserted, single.duplicates_skipped) == (0, 2)
+
+
+def test_damaged_files_are_named_and_the_rest_loads(con, tmp_path):
+    report = import_export(con, _damaged(tmp_path / "export"), "me")
+    failed = report.failed_files
+    assert set(Path(name.split("!")[-1]).name for name in failed) == {
+        "Streaming_History_Audio_2020_1.json", "Streaming_History_Audio_2020_2.json",
+        "Streaming_History_Audio_2020_3.json", "StreamingHistory_music_9.json"}
+    messages = " ".join(failed.values())
+    assert "invalid or truncated JSON" in messages and "empty file" in messages
+    assert "not UTF-8" in messages and "expected a JSON list" in messages
+    assert report.plays_inserted == 9  # every valid file still loaded in full
+    assert any("same content as" in why for why in report.skipped_files.values())
+    assert con.execute("select count(*) from raw.plays where played_at >= '2020-01-01' "
+                       "and played_at < '2020-01-02'").fetchone()[0] == 0
+
+
+def test_no_ip_user_agent_username_or_country_is_stored(con):
+    import_export(con, FIXTURES, "me")
+    dump = " ".join(str(row) for table in ("plays", "tracks", "rejected_records", "ingest_runs")
+                    for row in con.execute(f"select * from raw.{table}").fetchall())
+    for private in ("192.0.2.10", "198.51.100.7", "Mozilla", "someone", "'DE'", "'SE'"):
+        assert private not in dump
+
+
+def _build(warehouse: Path) -> list[tuple]:
+    env = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1"}
+    result = subprocess.run([dbt_executable(), "build"], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    rows = con.execute("select track_id, played_at, source, local_played_at from marts.fct_plays order by all").fetchall()
+    con.close()
+    return rows
+
+
+def test_one_history_whatever_the_order_of_imports(tmp_path):
+    results = []
+    for order in (["StreamingHistory_music_0.json", "Streaming_History_Audio_2025-2026_0.json", "endsong_0.json"],
+                  ["endsong_0.json", "Streaming_History_Audio_2025-2026_0.json", "StreamingHistory_music_0.json",
+                   "Streaming_History_Audio_2025-2026_0.json"]):
+        warehouse = tmp_path / f"{len(results)}.duckdb"
+        con = duckdb.connect(str(warehouse))
+        ensure_schema(con)
+        ensure_listener(con, "me", "Me", "Europe/Berlin", "test")
+        for name in order:
+            import_export(con, FIXTURES / name, "me")
+        con.close()
+        results.append(_build(warehouse))
+    assert results[0] == results[1]
+    plays = results[0]
+    assert len(plays) == 7  # Hey Jude and Jóga at 01:00 came from both formats: counted once
+    assert [p[2] for p in plays if p[0] == EXTENDED_A] == ["extended_history"]
+    assert sum(1 for p in plays if p[0] == BJORK) == 2  # the account-data name resolved to the real id
+    # across the spring-forward change: 00:59:59 UTC is 01:59:59 CET, 01:00:01 UTC is 03:00:01 CEST
+    local = {p[0]: p[3] for p in plays if str(p[1]).startswith("2026-03-29 0")}
+    assert str(local[EXTENDED_A]) == "2026-03-29 01:59:59" and str(local[BJORK]) == "2026-03-29 03:00:01"
+
+
+def test_import_command_reports_and_fails_on_damaged_files(env, tmp_path, capsys):
+    assert main(["import", str(FIXTURES), "--listener", "me"]) == 0
+    out = capsys.readouterr().out
+    assert "16 records read" in out and "plays inserted      9" in out
+    assert main(["import", str(_damaged(tmp_path / "damaged"))]) == 1
+    assert "Streaming_History_Audio_2020_1.json" in capsys.readouterr().err
