@@ -17,7 +17,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 HOLDOUT_FRACTION = 0.2
 ROLLING_ORIGIN_FOLDS = 3
 PARAMS = {"estimator": "LogisticRegression", "holdout": "last 20% by time",
-          "selection": "rolling-origin log loss over 3 folds of the training part"}
+          "selection": "rolling-origin log loss over 3 folds of the training part",
+          "served_fit": "refitted on all rows after the holdout evaluation"}
 # the learned-model candidates, (C, sigmoid-calibrated), chosen between by rolling origin
 CANDIDATES = {"C=0.1": (0.1, False), "C=1": (1.0, False), "C=1 sigmoid-calibrated": (1.0, True)}
 

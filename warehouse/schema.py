@@ -165,7 +165,13 @@ create table if not exists ml.session_start_predictions (
 """
 
 
+# columns added after a table was first released: warehouses built before get them here
+ADDED_COLUMNS = ["alter table raw.ingest_runs add column if not exists records_set_aside integer default 0"]
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every Python-owned table that is missing; existing data is left alone."""
     con.execute(RAW_DDL)
     con.execute(ML_DDL)
+    for statement in ADDED_COLUMNS:
+        con.execute(statement)

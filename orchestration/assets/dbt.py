@@ -22,7 +22,8 @@ MOOD_MODELS = "source:ml+"
 
 
 class Translator(DagsterDbtTranslator):
-    """Models are grouped by folder (staging, intermediate, marts); keys stay dbt's names."""
+    """Models are grouped by folder (staging, intermediate, marts). Keys stay dagster-dbt's
+    defaults, [schema, model] (marts/fct_plays), the relation ad-hoc SQL reads."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "model":
