@@ -37,7 +37,7 @@ def prepare(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-class MoodModel:
+class NextMoodModel:
     """The learned predictor, with the same interface as the baselines."""
 
     name = "model"
@@ -51,7 +51,7 @@ class MoodModel:
     def _matrix(frame: dict) -> np.ndarray:
         return np.column_stack([np.nan_to_num(np.asarray(frame[c], dtype=float)) for c in CATEGORICAL + NUMERIC])
 
-    def fit(self, frame: dict) -> "MoodModel":
+    def fit(self, frame: dict) -> "NextMoodModel":
         self.estimator.fit(self._matrix(frame), frame["target"])
         return self
 
@@ -91,7 +91,7 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
     trained = cut >= MIN_TRAIN_ROWS and len(np.unique(train["target"])) > 1 and n - cut > 0
     chosen, cv_scores = None, {}
     if trained:
-        candidates = {name: (lambda c=c, cal=cal: MoodModel(classes, c, cal)) for name, (c, cal) in CANDIDATES.items()}
+        candidates = {name: (lambda c=c, cal=cal: NextMoodModel(classes, c, cal)) for name, (c, cal) in CANDIDATES.items()}
         chosen, cv_scores = rolling_origin_select(candidates, train, _log_loss(classes), cut)
         model = candidates[chosen]().fit(train)
         model_metrics = {
@@ -108,7 +108,7 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
     notes.append(choice.reason)
     # the served predictor is refitted on all rows, so it knows the most recent listening
     if choice.served == "model":
-        served = MoodModel(classes, *CANDIDATES[chosen]).fit(frame)
+        served = NextMoodModel(classes, *CANDIDATES[chosen]).fit(frame)
     else:
         served = BASELINES_BY_NAME[choice.served.removesuffix("_baseline")](classes)
         served = served.fit(frame) if n else _uniform(served, classes)

@@ -43,7 +43,7 @@ def run_job(job_name: str, settings: Settings) -> bool:
 
     from orchestration.project import prepare_manifest
 
-    print(f"[spotify-brain] preparing the dbt manifest ...", flush=True)
+    print("[spotify-brain] preparing the dbt manifest ...", flush=True)
     prepare_manifest()
     from orchestration.definitions import defs  # imports need the manifest
 

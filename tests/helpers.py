@@ -1,8 +1,18 @@
 """Small helpers the tests share."""
 
+import os
+import subprocess
 from pathlib import Path
 
 import duckdb
+
+from orchestration.project import PROJECT_ROOT, dbt_executable
+
+
+def dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run dbt from the repo root on `warehouse`, as a user would."""
+    env = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(Path(warehouse).resolve()), "DO_NOT_TRACK": "1"}
+    return subprocess.run([dbt_executable(), *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
 
 
 def table_counts(warehouse: Path) -> dict[str, int]:

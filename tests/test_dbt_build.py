@@ -1,18 +1,11 @@
 """`dbt build` from the repo root on a small demo warehouse: models, data tests and unit tests."""
 
-import os
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.project import PROJECT_ROOT, dbt_executable
-
-
-def dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1"}
-    return subprocess.run([dbt_executable(), *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+from helpers import dbt
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """The whole asset graph on a small demo warehouse, through the `spotify-brain run` command."""
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -11,8 +9,7 @@ import pytest
 from export.write import validate
 from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS
 from orchestration.cli import main
-from orchestration.project import PROJECT_ROOT, dbt_executable
-from helpers import table_counts
+from helpers import dbt, table_counts
 from warehouse.settings import load_settings
 
 
@@ -76,9 +73,7 @@ def test_next_track_rows_do_not_change_when_the_future_is_removed(env, dbt_manif
     before = con.execute(query, [cutoff]).fetchall()
     con.execute("delete from raw.plays where played_at >= ?", [cutoff])
     con.close()
-    env_vars = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(settings.warehouse.resolve())}
-    result = subprocess.run([dbt_executable(), "run", "--select", "+ml_next_track_training"], cwd=PROJECT_ROOT,
-                            env=env_vars, capture_output=True, text=True)
+    result = dbt(settings.warehouse, "run", "--select", "+ml_next_track_training")
     assert result.returncode == 0, result.stdout[-3000:]
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     assert before and con.execute(query, [cutoff]).fetchall() == before

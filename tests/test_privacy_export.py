@@ -1,8 +1,6 @@
 """Importing Spotify's privacy exports: both formats, damage of several kinds, no double counting."""
 
-import os
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import pytest
 
 from ingest.privacy_export import import_export
 from orchestration.cli import main
-from orchestration.project import PROJECT_ROOT, dbt_executable
+from helpers import dbt
 from warehouse.loaders import ensure_listener
 from warehouse.schema import ensure_schema
 
@@ -100,9 +98,7 @@ def test_no_ip_user_agent_username_or_country_is_stored(con):
 
 
 def _build(warehouse: Path) -> list[tuple]:
-    env = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1"}
-    result = subprocess.run([dbt_executable(), "build"], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True)
+    result = dbt(warehouse, "build")
     assert result.returncode == 0, result.stdout[-3000:]
     con = duckdb.connect(str(warehouse), read_only=True)
     rows = con.execute("select track_id, played_at, source, local_played_at from marts.fct_plays order by all").fetchall()
