@@ -22,24 +22,27 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import tempfile
 import zipfile
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 import duckdb
 
+from ingest.export_records import count_records, parse_file
 from warehouse.loaders import LoadReport, RawBatch, load_batch
 
 EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
 VIDEO = re.compile(r"^Streaming_History_Video_.*\.json$")
 ACCOUNT_PODCAST = re.compile(r"^StreamingHistory_podcast_.*\.json$")
 ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
-PRIVATE_FIELDS = ("ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username", "conn_country")
-TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
+
+
+PARSERS = 2  # files parsed at once; each holds one file's records in memory
 
 
 class ImportFileError(ValueError):
@@ -50,7 +53,16 @@ class ImportFileError(ValueError):
 class ExportFile:
     name: str      # as shown to the user: the path, or zip!member
     kind: str      # extended | account | video | podcast
-    read: Callable[[], bytes]
+    path: Path     # the file, or the zip it is in
+    member: str | None = None
+
+    def local_path(self, scratch: Path) -> Path:
+        """A path DuckDB can read: the file itself, or the zip member extracted to `scratch`."""
+        if self.member is None:
+            return self.path
+        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as source, scratch.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        return scratch
 
 
 @dataclass
@@ -66,7 +78,7 @@ class ImportReport:
     skipped_files: dict[str, str] = field(default_factory=dict)
     unresolved_tracks: int | None = None
 
-    def add(self, load: LoadReport, reasons: Counter) -> None:
+    def add(self, load: LoadReport, reasons: dict[str, int]) -> None:
         self.records_read += load.records_read
         self.plays_inserted += load.plays_inserted
         self.duplicates_skipped += load.plays_duplicate
@@ -103,168 +115,118 @@ def discover(path: Path, skipped: dict[str, str]) -> Iterator[ExportFile]:
                 if kind is None:
                     skipped[name] = "not a streaming-history file"
                 else:
-                    yield ExportFile(name, kind, partial(_read_member, path, info.filename))
+                    yield ExportFile(name, kind, path, info.filename)
     elif path.exists():
         kind = classify(path.name)
         if kind is None:
             skipped[str(path)] = "not a streaming-history file"
         else:
-            yield ExportFile(str(path), kind, path.read_bytes)
+            yield ExportFile(str(path), kind, path)
     else:
         raise FileNotFoundError(f"{path}: no such file or folder")
 
 
-def _read_member(archive_path: Path, member: str) -> bytes:
-    with zipfile.ZipFile(archive_path) as archive:
-        return archive.read(member)
-
-
-def _records(file: ExportFile, data: bytes) -> list:
+def _diagnose(name: str, data: bytes) -> str | None:
+    """Why a file cannot be read as a list of records, in words that name the place; None if it can."""
     if not data.strip():
-        raise ImportFileError(f"{file.name}: empty file")
+        return f"{name}: empty file"
     try:
         records = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{file.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        return f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
     except json.JSONDecodeError as exc:
-        raise ImportFileError(f"{file.name}: invalid or truncated JSON at line {exc.lineno}, "
-                              f"column {exc.colno}: {exc.msg}") from None
+        return f"{name}: invalid or truncated JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
     if not isinstance(records, list):
-        raise ImportFileError(f"{file.name}: expected a JSON list of records, found {type(records).__name__}")
-    return records
+        return f"{name}: expected a JSON list of records, found {type(records).__name__}"
+    return None
 
 
-def _payload(record) -> str:
-    if isinstance(record, dict):
-        record = {k: v for k, v in record.items() if k not in PRIVATE_FIELDS}
-    return json.dumps(record, ensure_ascii=False, default=str)[:2000]
-
-
-def name_track_id(artist: str, track: str) -> str:
-    """Track id of an account-data play, from its names (resolved to a real id in dbt)."""
-    key = f"{artist.strip().lower()}\x1f{track.strip().lower()}".encode()
-    return "name:" + hashlib.sha256(key).hexdigest()[:22]
-
-
-def _int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} is not a non-negative integer: {value!r}")
-    return value
-
-
-def _optional(record: dict, name: str, kind: type):
-    value = record.get(name)
-    if value is not None and not isinstance(value, kind):
-        raise ValueError(f"{name} has type {type(value).__name__}, expected {kind.__name__}")
-    return value
-
-
-def parse_extended(record: dict, listener_id: str) -> tuple[dict, dict] | None:
-    """(play, track) of one extended-history record; None for a podcast episode or audiobook."""
-    uri = _optional(record, "spotify_track_uri", str)
-    if uri is None:
-        if record.get("spotify_episode_uri") or record.get("episode_name") or record.get("audiobook_uri") \
-                or record.get("audiobook_title"):
-            return None
-        raise ValueError("no spotify_track_uri and not a podcast or audiobook")
-    match = TRACK_URI.match(uri)
-    if not match:
-        raise ValueError(f"spotify_track_uri is not a track URI: {uri!r}")
-    ts = _optional(record, "ts", str)
-    if ts is None:
-        raise ValueError("ts is missing")
-    try:
-        played_at = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        raise ValueError(f"ts is not an ISO UTC time like 2024-01-31T18:04:05Z: {ts!r}") from None
-    track_id = match.group(1)
-    artist = _optional(record, "master_metadata_album_artist_name", str)
-    play = {
-        "listener_id": listener_id, "track_id": track_id, "played_at": played_at,
-        "ms_played": _int(record.get("ms_played"), "ms_played"),
-        "skipped": _optional(record, "skipped", bool),
-        "reason_start": _optional(record, "reason_start", str), "reason_end": _optional(record, "reason_end", str),
-        "shuffle": _optional(record, "shuffle", bool), "context_uri": None,
-        "platform": _optional(record, "platform", str),
-    }
-    track = {"track_id": track_id, "track_name": _optional(record, "master_metadata_track_name", str),
-             "album_name": _optional(record, "master_metadata_album_album_name", str),
-             "artist_names": [artist] if artist else None}
-    return play, track
-
-
-def parse_account(record: dict, listener_id: str) -> tuple[dict, dict]:
-    artist, name = _optional(record, "artistName", str), _optional(record, "trackName", str)
-    if not artist or not name:
-        raise ValueError("artistName or trackName is missing")
-    end = _optional(record, "endTime", str)
-    try:
-        played_at = datetime.strptime(end or "", "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise ValueError(f"endTime is not like 2024-01-31 18:04: {end!r}") from None
-    track_id = name_track_id(artist, name)
-    play = {"listener_id": listener_id, "track_id": track_id, "played_at": played_at,
-            "ms_played": _int(record.get("msPlayed"), "msPlayed"), "skipped": None, "reason_start": None,
-            "reason_end": None, "shuffle": None, "context_uri": None, "platform": None}
-    return play, {"track_id": track_id, "track_name": name, "artist_names": [artist]}
-
-
-SOURCES = {"extended": ("extended_history", parse_extended), "account": ("account_data", parse_account)}
-
-
-def file_batch(file: ExportFile, data: bytes, listener_id: str) -> tuple[RawBatch, Counter]:
+def file_batch(con: duckdb.DuckDBPyConnection, file: ExportFile, path: Path,
+               listener_id: str) -> tuple[RawBatch, dict[str, int]]:
     """Parse one file into a batch; raise ImportFileError if the file as a whole is unreadable."""
-    records = _records(file, data)
-    if file.kind in ("video", "podcast"):
-        return RawBatch(source="extended_history" if file.kind == "video" else "account_data",
-                        listener_id=listener_id, set_aside=len(records)), Counter()
-    source, parse = SOURCES[file.kind]
-    batch, reasons, tracks = RawBatch(source=source, listener_id=listener_id), Counter(), {}
-    for index, record in enumerate(records):
-        try:
-            if not isinstance(record, dict):
-                raise ValueError(f"record is a {type(record).__name__}, not an object")
-            parsed = parse(record, listener_id)
-        except ValueError as exc:
-            reason = str(exc)
-            batch.rejected.append({"record_ref": f"{file.name} record #{index}", "reason": reason,
-                                   "payload": _payload(record)})
-            reasons[reason.split(":")[0]] += 1
-            continue
-        if parsed is None:
-            batch.set_aside += 1
-            continue
-        play, track = parsed
-        batch.plays.append(play)
-        tracks.setdefault(track["track_id"], track)
-    batch.tracks = list(tracks.values())
-    return batch, reasons
+    source = "account_data" if file.kind in ("account", "podcast") else "extended_history"
+    size = path.stat().st_size
+    if size == 0 or (size < 1024 and not path.read_bytes().strip()):
+        raise ImportFileError(f"{file.name}: empty file")
+    try:
+        if file.kind in ("video", "podcast"):
+            return RawBatch(source, listener_id, set_aside=count_records(con, str(path))), {}
+        parsed = parse_file(con, str(path), file.kind, file.name, listener_id)
+    except duckdb.Error as exc:
+        raise ImportFileError(_diagnose(file.name, path.read_bytes()) or f"{file.name}: {exc}") from None
+    batch = RawBatch(source, listener_id, plays=parsed.plays, tracks=parsed.tracks, rejected=parsed.rejected,
+                     set_aside=parsed.set_aside)
+    return batch, parsed.reasons
 
 
 def import_export(con: duckdb.DuckDBPyConnection, path: Path, listener_id: str,
                   progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
-    """Land every play of an export for one listener; duplicate files and re-imports add nothing."""
+    """Land every play of an export for one listener; duplicate files and re-imports add nothing.
+    Files are parsed two at a time (DuckDB works outside the GIL) and loaded one by one, in order."""
     report = ImportReport()
     files = list(discover(path, report.skipped_files))
-    seen: dict[str, str] = {}
-    for number, file in enumerate(files, start=1):
-        if progress:
-            progress(number, len(files), file.name)
-        data = file.read()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in seen:
-            report.skipped_files[file.name] = f"same content as {seen[digest]}"
-            continue
-        seen[digest] = file.name
-        try:
-            batch, reasons = file_batch(file, data, listener_id)
-        except ImportFileError as exc:
-            report.failed_files[file.name] = str(exc)
-            continue
-        report.files_read += 1
-        report.add(load_batch(con, batch), reasons)
+    seen = _SeenFiles()
+    with tempfile.TemporaryDirectory(prefix="spotify-brain-import-") as scratch:
+        todo = []
+        for number, file in enumerate(files, start=1):
+            local = file.local_path(Path(scratch) / f"{number}.json")
+            same_as = seen.same_as(file.name, local)
+            if same_as:
+                report.skipped_files[file.name] = f"same content as {same_as}"
+            else:
+                todo.append((file, local))
+
+        def parse(item: tuple[ExportFile, Path]):
+            try:
+                return file_batch(con.cursor(), item[0], item[1], listener_id)
+            except ImportFileError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=PARSERS) as pool:
+            for number, ((file, _), parsed) in enumerate(zip(todo, _ordered(pool, parse, todo)), start=1):
+                if progress:
+                    progress(number, len(todo), file.name)
+                if isinstance(parsed, ImportFileError):
+                    report.failed_files[file.name] = str(parsed)
+                    continue
+                batch, reasons = parsed
+                report.files_read += 1
+                report.add(load_batch(con, batch), reasons)
     report.unresolved_tracks = unresolved_name_tracks(con, listener_id)
     return report
+
+
+def _ordered(pool: ThreadPoolExecutor, work: Callable, items: list) -> Iterator:
+    """`work` over `items` in the pool, results in order, at most PARSERS + 1 results held at once."""
+    pending: deque[Future] = deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) > PARSERS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class _SeenFiles:
+    """Files already imported in this run, compared by size first and by content hash on a tie."""
+
+    def __init__(self) -> None:
+        self.by_size: dict[int, list[tuple[str, Path]]] = {}
+        self.hashes: dict[Path, str] = {}
+
+    def _hash(self, path: Path) -> str:
+        if path not in self.hashes:
+            with path.open("rb") as handle:
+                self.hashes[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return self.hashes[path]
+
+    def same_as(self, name: str, path: Path) -> str | None:
+        earlier = self.by_size.setdefault(path.stat().st_size, [])
+        for other_name, other_path in earlier:
+            if self._hash(other_path) == self._hash(path):
+                return other_name
+        earlier.append((name, path))
+        return None
 
 
 def unresolved_name_tracks(con: duckdb.DuckDBPyConnection, listener_id: str) -> int:

@@ -1,5 +1,6 @@
 """Importing Spotify's privacy exports: both formats, damage of several kinds, no double counting."""
 
+import json
 import shutil
 import zipfile
 from pathlib import Path
@@ -46,7 +47,7 @@ def test_counts_add_up_and_say_why(con):
     assert report.records_read == (report.plays_inserted + report.duplicates_skipped
                                    + report.records_rejected + report.set_aside)
     assert report.rejected_by_reason == {"ms_played is not a non-negative integer": 1,
-                                         "ts is not an ISO UTC time like 2024-01-31T18": 1,
+                                         "ts is not an ISO 8601 UTC time": 1,
                                          "artistName or trackName is missing": 1}
     refs = [r[0] for r in con.execute("select record_ref from raw.rejected_records order by all").fetchall()]
     assert any(ref.endswith("Streaming_History_Audio_2025-2026_0.json record #6") for ref in refs)
@@ -135,3 +136,24 @@ def test_import_command_reports_and_fails_on_damaged_files(env, tmp_path, capsys
     assert "16 records read" in out and "plays inserted      9" in out
     assert main(["import", str(_damaged(tmp_path / "damaged"))]) == 1
     assert "Streaming_History_Audio_2020_1.json" in capsys.readouterr().err
+
+
+def test_records_of_the_wrong_shape_are_rejected_by_name_and_the_rest_load(con, tmp_path):
+    good = {"ts": "2024-05-01T10:00:00Z", "ms_played": 180000, "spotify_track_uri": "spotify:track:" + "a" * 22,
+            "master_metadata_track_name": "Song", "master_metadata_album_artist_name": "Band",
+            "ip_addr": "203.0.113.9", "an_unknown_field": {"nested": [1, 2]}}
+    records = [good, [1, 2], "text", None, {**good, "skipped": "yes"}, {**good, "ms_played": 1.5},
+               {**good, "ms_played": 2**40}, {**good, "ts": "2024-05-01 10:00:00"},
+               {**good, "spotify_track_uri": "spotify:track:short"}, {**good, "shuffle": 1}]
+    path = tmp_path / "Streaming_History_Audio_2024.json"
+    path.write_text(json.dumps(records))
+    report = import_export(con, path, "me")
+    assert (report.records_read, report.plays_inserted, report.records_rejected) == (10, 1, 9)
+    assert report.rejected_by_reason == {
+        "record is not an object": 3, "skipped has type varchar, expected boolean": 1,
+        "ms_played is not a non-negative integer": 2, "ts is not an ISO 8601 UTC time": 1,
+        "spotify_track_uri is not a track URI": 1, "shuffle has type ubigint, expected boolean": 1}
+    rows = con.execute("select record_ref, reason, payload from raw.rejected_records order by record_ref").fetchall()
+    assert [r[0].rsplit(" ", 1)[-1] for r in rows] == [f"#{n}" for n in range(1, 10)]
+    assert all(r[0].startswith(str(path)) for r in rows)
+    assert "203.0.113.9" not in str(rows) and '"yes"' in rows[3][1]

@@ -52,6 +52,7 @@ FEATURE_COLUMNS = (
     "speechiness", "liveness", "loudness", "tempo",
 )
 FEATURE_SCHEMA = pa.schema([("track_id", pa.string())] + [(c, pa.float64()) for c in FEATURE_COLUMNS])
+REJECT_SCHEMA = pa.schema([("record_ref", pa.string()), ("reason", pa.string()), ("payload", pa.string())])
 LISTENER_SCHEMA = pa.schema(
     [("listener_id", pa.string()), ("display_name", pa.string()), ("timezone", pa.string())]
 )
@@ -59,18 +60,19 @@ LISTENER_SCHEMA = pa.schema(
 
 @dataclass
 class RawBatch:
-    """Raw records from one source for one listener, in the shape of the `raw.*` tables."""
+    """Raw records from one source for one listener, in the shape of the `raw.*` tables:
+    lists of dicts, or Arrow tables with the schemas above (a parser in DuckDB hands those)."""
 
     source: str
     listener_id: str
-    plays: list[dict] = field(default_factory=list)
-    tracks: list[dict] = field(default_factory=list)
+    plays: list[dict] | pa.Table = field(default_factory=list)
+    tracks: list[dict] | pa.Table = field(default_factory=list)
     artists: list[dict] = field(default_factory=list)
     audio_features: list[dict] = field(default_factory=list)
     listeners: list[dict] = field(default_factory=list)
     feature_provider: str = "none"
     # records the source's parser already refused: {"record_ref", "reason", "payload"}
-    rejected: list[dict] = field(default_factory=list)
+    rejected: list[dict] | pa.Table = field(default_factory=list)
     # records that are not music plays (podcast episodes, audiobooks, videos), counted only
     set_aside: int = 0
 
@@ -120,12 +122,16 @@ def ensure_listener(con: duckdb.DuckDBPyConnection, listener_id: str, display_na
     )
 
 
+def _arrow(rows: list[dict] | pa.Table, schema: pa.Schema) -> pa.Table:
+    return rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+
+
 def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, extra: dict,
                 fill_gaps: tuple[str, ...] = ()) -> None:
     """Insert rows whose key is new (the first of in-batch repeats). For known keys, only the
     `fill_gaps` columns that are still null are filled, e.g. a track first seen in a privacy
     export (no album id or artist ids) completed later by the API. Nothing is overwritten."""
-    if not rows:
+    if len(rows) == 0:
         return
     columns = ", ".join(schema.names)
     extra_cols = ", ".join(extra)
@@ -133,7 +139,7 @@ def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, 
     on_conflict = "do nothing"
     if fill_gaps:
         on_conflict = "do update set " + ", ".join(f"{c} = coalesce({table}.{c}, excluded.{c})" for c in fill_gaps)
-    with _registered(con, "batch", pa.Table.from_pylist(rows, schema=schema)):
+    with _registered(con, "batch", _arrow(rows, schema)):
         con.execute(
             f"""
             insert into {table} ({columns}, {extra_cols})
@@ -168,14 +174,14 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
             con, "raw.audio_features", "track_id", batch.audio_features, FEATURE_SCHEMA,
             {"provider": batch.feature_provider, "ingest_run_id": run_id, "loaded_at": started},
         )
-        plays = pa.Table.from_pylist(batch.plays, schema=PLAY_SCHEMA)
+        plays = _arrow(batch.plays, PLAY_SCHEMA)
         plays = plays.append_column("record_no", pa.array(range(len(batch.plays)), pa.int64()))
         with _registered(con, "plays", plays):
             rejected_here = _reject_bad_plays(con, batch.source, run_id, started)
             inserted = _insert_new_plays(con, batch.source, run_id, started)
-        for record in batch.rejected:
-            con.execute("insert into raw.rejected_records values (?, ?, ?, ?, ?, ?)",
-                        [run_id, batch.source, record["record_ref"], record["reason"], record.get("payload"), started])
+        with _registered(con, "rejected", _arrow(batch.rejected, REJECT_SCHEMA)):
+            con.execute("insert into raw.rejected_records select ?, ?, record_ref, reason, payload, ? from rejected",
+                        [run_id, batch.source, started])
         cursor_after = latest_played_at_ms(con, batch.listener_id)
         report = LoadReport(
             ingest_run_id=run_id,
