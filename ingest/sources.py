@@ -11,14 +11,17 @@ from warehouse.loaders import LoadReport, RawBatch, load_batch
 from warehouse.settings import Settings
 
 
-class SourceNotAvailableError(RuntimeError):
-    """The configured ingest source cannot run here."""
+class IngestError(RuntimeError):
+    """A listener's pull failed in a way the user must fix (e.g. a dead refresh token)."""
 
 
 @dataclass
 class IngestResult:
     source: str
     reports: list[LoadReport] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    tracks_without_features: int | None = None
+    token_rotated: list[str] = field(default_factory=list)
 
     @property
     def plays_inserted(self) -> int:
@@ -28,15 +31,14 @@ class IngestResult:
 def run_ingest(con: duckdb.DuckDBPyConnection, settings: Settings) -> IngestResult:
     """Land new plays from the configured source; `none` only records the listener."""
     source = settings.ingest_source_resolved
+    if source == "spotify":
+        from ingest.spotify_source import ingest_from_spotify
+
+        return ingest_from_spotify(con, settings)
     if source == "demo":
         batches = generate_demo_batches(
             settings.listener_id, settings.timezone, settings.display_name,
             days=settings.demo_days, listeners=settings.demo_listeners, seed=settings.demo_seed,
-        )
-    elif source == "spotify":
-        raise SourceNotAvailableError(
-            "SPOTIFY_BRAIN_INGEST_SOURCE resolved to 'spotify', but the Spotify Web API source is "
-            "not part of this build yet; set SPOTIFY_BRAIN_INGEST_SOURCE=demo or none"
         )
     else:
         batches = [RawBatch(source="settings", listener_id=settings.listener_id, listeners=[{

@@ -1,6 +1,8 @@
 """`spotify-brain`: run the Dagster jobs in process, and the benchmark.
 
     spotify-brain run [--job full_retrain|refresh]
+    spotify-brain ingest
+    spotify-brain auth
     spotify-brain import PATH [--listener ID]
     spotify-brain bench [--days N] [--scale K ...]
 """
@@ -100,11 +102,50 @@ def import_history(path: str, listener_id: str | None, settings: Settings) -> in
     return 1 if report.failed_files else 0
 
 
+def ingest_now(settings: Settings) -> int:
+    """Pull new plays for every configured listener now (what the refresh job's ingest asset does)."""
+    from ingest.sources import IngestError, run_ingest
+    from warehouse.connection import write_connection
+    from warehouse.schema import ensure_schema
+
+    try:
+        with write_connection(settings.warehouse, settings.writer_lock_timeout_s) as con:
+            ensure_schema(con)
+            result = run_ingest(con, settings)
+    except (IngestError, SettingsError) as exc:
+        print(f"spotify-brain ingest: {exc}", file=sys.stderr)
+        return 1
+    print(f"source {result.source}")
+    for report in result.reports:
+        print(f"  {report.listener_id}: {report.records_read} read, {report.plays_inserted} inserted, "
+              f"{report.plays_duplicate} duplicate, {report.records_rejected} rejected, "
+              f"{report.records_set_aside} set aside (run {report.ingest_run_id})")
+    for event in result.events:
+        print(f"  {event}")
+    return 0
+
+
+def auth(settings: Settings) -> int:
+    from ingest.spotify_auth import authorize
+    from ingest.spotify_client import SpotifyAuthError
+
+    try:
+        token = authorize(settings)
+    except SpotifyAuthError as exc:
+        print(f"spotify-brain auth: {exc}", file=sys.stderr)
+        return 1
+    print("\nYour refresh token (a secret: put it in .env or a CI secret, never in git):\n")
+    print(f"SPOTIFY_REFRESH_TOKEN={token}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spotify-brain", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a Dagster job in this process")
     run.add_argument("--job", choices=JOBS, default="full_retrain")
+    commands.add_parser("ingest", help="pull new plays for every configured listener now, and enrich them")
+    commands.add_parser("auth", help="authorise with Spotify once and print the refresh token")
     importer = commands.add_parser("import", help="import Spotify privacy exports (zip, folder or files)")
     importer.add_argument("path")
     importer.add_argument("--listener", help="listener id (default: SPOTIFY_BRAIN_LISTENER_ID)")
@@ -123,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "import":
         return import_history(args.path, args.listener, settings)
+    if args.command == "ingest":
+        return ingest_now(settings)
+    if args.command == "auth":
+        return auth(settings)
     if args.command == "run":
         if not run_job(args.job, settings):
             return 1

@@ -29,7 +29,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Settings pointed into tmp_path; no developer .env or Spotify credentials leak in."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.startswith(("SPOTIFY_", "SPOTIFY_BRAIN_")):
+        if name.startswith(("SPOTIFY_", "RECCOBEATS_", "WEBSITE_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", str(tmp_path / "warehouse" / "brain.duckdb"))

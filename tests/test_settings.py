@@ -54,3 +54,30 @@ def test_secrets_are_not_shown(env, monkeypatch):
     settings = load_settings()
     assert "super-secret-value" not in repr(settings)
     assert "super-secret-value" not in str(settings.model_dump())
+
+
+def test_the_example_env_file_is_a_valid_configuration(env):
+    example = Path(__file__).parents[1] / ".env.example"
+    (env / ".env").write_text(example.read_text())
+    settings = load_settings()
+    assert settings.audio_features == "reccobeats" and settings.extra_listeners == []
+    assert settings.spotify_api_base_url == "https://api.spotify.com/v1"
+
+
+def test_feature_file_provider_needs_its_file(env, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_BRAIN_AUDIO_FEATURES", "file")
+    with pytest.raises(SettingsError, match="SPOTIFY_BRAIN_AUDIO_FEATURES_FILE"):
+        load_settings()
+
+
+def test_household_listeners_name_what_is_missing(env, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_BRAIN_LISTENERS", '[{"listener_id": "sam", "refresh_token_env": "TOKEN_SAM"}]')
+    with pytest.raises(SettingsError, match=r"SPOTIFY_BRAIN_LISTENERS\[0\]: TOKEN_SAM"):
+        load_settings().listeners()
+    monkeypatch.setenv("SPOTIFY_BRAIN_LISTENERS", '[{"listener_id": "sam", "refresh_token_env": "T", "timezone": "X/Y"}]')
+    monkeypatch.setenv("T", "secret-token")
+    with pytest.raises(SettingsError, match="unknown IANA timezone 'X/Y'"):
+        load_settings().listeners()
+    monkeypatch.setenv("SPOTIFY_BRAIN_API_TIMEOUT", "-1")
+    with pytest.raises(SettingsError, match="SPOTIFY_BRAIN_API_TIMEOUT"):
+        load_settings()

@@ -75,6 +75,8 @@ class RawBatch:
     rejected: list[dict] | pa.Table = field(default_factory=list)
     # records that are not music plays (podcast episodes, audiobooks, videos), counted only
     set_aside: int = 0
+    # what happened while fetching (retries, rate limits, rotated tokens), kept in raw.ingest_runs.message
+    note: str | None = None
 
 
 @dataclass
@@ -195,7 +197,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
             cursor_before=cursor_before,
             cursor_after=cursor_after,
         )
-        _record_run(con, report, started, "success", None)
+        _record_run(con, report, started, "success", batch.note)
         con.execute("commit")
     except Exception as exc:
         con.execute("rollback")
@@ -204,6 +206,16 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
                             cursor_before, cursor_before)
         _record_run(con, failed, started, "failed", f"{type(exc).__name__}: {exc}")
         raise
+    return report
+
+
+def record_stopped_run(con: duckdb.DuckDBPyConnection, listener_id: str, source: str, outcome: str,
+                       message: str) -> LoadReport:
+    """A run that stopped before loading anything (rate limit, dead token, outage): the cursor stays."""
+    cursor = latest_played_at_ms(con, listener_id)
+    report = LoadReport(f"{source}-{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", listener_id, source,
+                        0, 0, 0, 0, 0, cursor, cursor)
+    _record_run(con, report, _utcnow(), outcome, message)
     return report
 
 

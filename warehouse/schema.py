@@ -26,7 +26,7 @@ create table if not exists raw.ingest_runs (
     source           varchar not null,   -- demo | spotify_api | extended_history | account_data
     started_at       timestamp not null,
     finished_at      timestamp,
-    outcome          varchar not null,   -- success | failed
+    outcome          varchar not null,   -- success | failed | rate_limited | auth_expired | unavailable
     records_read     integer not null default 0,
     plays_inserted   integer not null default 0,
     plays_duplicate  integer not null default 0,
@@ -91,6 +91,14 @@ create table if not exists raw.audio_features (
     provider         varchar not null,
     ingest_run_id    varchar not null,
     loaded_at        timestamp not null
+);
+
+create table if not exists raw.feature_lookups (
+    track_id      varchar not null,      -- every track an audio-feature provider was asked about
+    provider      varchar not null,
+    found         boolean not null,
+    looked_up_at  timestamp not null,
+    primary key (track_id, provider)
 );
 
 create table if not exists raw.rejected_records (

@@ -7,12 +7,14 @@ on them); `.env.example` documents each one.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from dotenv import dotenv_values
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +24,17 @@ class SettingsError(ValueError):
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    """One Spotify account to pull plays for."""
+
+    listener_id: str
+    display_name: str
+    timezone: str
+    refresh_token: SecretStr | None
+    refresh_token_env: str  # where the token came from, for messages
 
 
 class Settings(BaseSettings):
@@ -40,6 +53,25 @@ class Settings(BaseSettings):
     spotify_client_id: SecretStr | None = Field(None, validation_alias=_env("SPOTIFY_CLIENT_ID"))
     spotify_client_secret: SecretStr | None = Field(None, validation_alias=_env("SPOTIFY_CLIENT_SECRET"))
     spotify_refresh_token: SecretStr | None = Field(None, validation_alias=_env("SPOTIFY_REFRESH_TOKEN"))
+
+    spotify_api_base_url: str = Field("https://api.spotify.com/v1", validation_alias=_env("SPOTIFY_API_BASE_URL"))
+    spotify_accounts_base_url: str = Field("https://accounts.spotify.com",
+                                           validation_alias=_env("SPOTIFY_ACCOUNTS_BASE_URL"))
+    spotify_redirect_uri: str = Field("http://127.0.0.1:8888/callback", validation_alias=_env("SPOTIFY_REDIRECT_URI"))
+    # where a refresh token Spotify rotated is kept (JSON per listener, mode 600); never logged
+    token_file: Path = Field(Path("warehouse/spotify_tokens.json"), validation_alias=_env("SPOTIFY_BRAIN_TOKEN_FILE"))
+    # household members besides the main listener: JSON list of
+    # {"listener_id", "display_name", "timezone", "refresh_token_env"}
+    extra_listeners: list[dict[str, str]] = Field([], validation_alias=_env("SPOTIFY_BRAIN_LISTENERS"))
+    api_timeout_s: float = Field(10.0, gt=0, validation_alias=_env("SPOTIFY_BRAIN_API_TIMEOUT"))
+    api_retries: int = Field(3, ge=0, le=10, validation_alias=_env("SPOTIFY_BRAIN_API_RETRIES"))
+    max_retry_after_s: float = Field(60.0, ge=0, validation_alias=_env("SPOTIFY_BRAIN_MAX_RETRY_AFTER"))
+    max_pages: int = Field(50, ge=1, validation_alias=_env("SPOTIFY_BRAIN_MAX_PAGES"))
+    artist_refresh_days: int = Field(90, ge=1, validation_alias=_env("SPOTIFY_BRAIN_ARTIST_REFRESH_DAYS"))
+    audio_features: Literal["reccobeats", "file", "spotify", "none"] = Field(
+        "reccobeats", validation_alias=_env("SPOTIFY_BRAIN_AUDIO_FEATURES"))
+    audio_features_file: Path | None = Field(None, validation_alias=_env("SPOTIFY_BRAIN_AUDIO_FEATURES_FILE"))
+    reccobeats_api_base_url: str = Field("https://api.reccobeats.com", validation_alias=_env("RECCOBEATS_API_BASE_URL"))
 
     recently_played_limit: int = Field(25, ge=0, le=25, validation_alias=_env("SPOTIFY_BRAIN_RECENTLY_PLAYED_LIMIT"))
 
@@ -60,10 +92,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from None
         return value
 
-    @field_validator("mood_k", mode="before")
+    @field_validator("mood_k", "audio_features_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         return None if value == "" else value
+
+    @field_validator("spotify_api_base_url", "spotify_accounts_base_url", "reccobeats_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _features_file_given(self) -> "Settings":
+        if self.audio_features == "file" and self.audio_features_file is None:
+            raise ValueError("SPOTIFY_BRAIN_AUDIO_FEATURES=file needs SPOTIFY_BRAIN_AUDIO_FEATURES_FILE")
+        return self
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -79,6 +124,31 @@ class Settings(BaseSettings):
     @property
     def has_spotify_credentials(self) -> bool:
         return all((self.spotify_client_id, self.spotify_client_secret, self.spotify_refresh_token))
+
+    def listeners(self) -> list[ListenerConfig]:
+        """Every listener the Spotify source pulls for: the main one, then SPOTIFY_BRAIN_LISTENERS."""
+        main = ListenerConfig(self.listener_id, self.display_name, self.timezone, self.spotify_refresh_token,
+                              "SPOTIFY_REFRESH_TOKEN")
+        found, env_file = [main], dotenv_values(".env") if Path(".env").exists() else {}
+        for number, entry in enumerate(self.extra_listeners):
+            where = f"SPOTIFY_BRAIN_LISTENERS[{number}]"
+            missing = {"listener_id", "refresh_token_env"} - entry.keys()
+            if missing:
+                raise SettingsError(f"{where}: missing {', '.join(sorted(missing))}")
+            timezone = entry.get("timezone", self.timezone)
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise SettingsError(f"{where}: unknown IANA timezone {timezone!r}") from None
+            env_name = entry["refresh_token_env"]
+            token = os.environ.get(env_name) or env_file.get(env_name)
+            if not token:
+                raise SettingsError(f"{where}: {env_name} (the refresh token of {entry['listener_id']}) is not set")
+            if entry["listener_id"] in {listener.listener_id for listener in found}:
+                raise SettingsError(f"{where}: listener_id {entry['listener_id']!r} appears twice")
+            found.append(ListenerConfig(entry["listener_id"], entry.get("display_name", entry["listener_id"]),
+                                        timezone, SecretStr(token), env_name))
+        return found
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for a dbt subprocess: it reads the warehouse path from here, not `.env`."""
@@ -110,11 +180,12 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
+            field = str(err["loc"][0]) if err["loc"] else "settings"
             name = Settings.model_fields[field].validation_alias if field in Settings.model_fields else field
             if isinstance(name, AliasChoices):
                 name = name.choices[0]
-            shown = "" if field.startswith("spotify_") else f" (got {err.get('input')!r})"  # never echo secrets
+            secret = not err["loc"] or field.startswith("spotify_") or field == "extra_listeners"
+            shown = "" if secret else f" (got {err.get('input')!r})"  # never echo secrets
             problems.append(f"{name}: {err['msg']}{shown}")
         raise SettingsError("invalid setting(s):\n  " + "\n  ".join(problems)) from None
     for field, env_name in _PATH_SETTINGS.items():

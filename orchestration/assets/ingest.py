@@ -7,7 +7,8 @@ from ingest.sources import run_ingest
 from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
 from warehouse.schema import ensure_schema
 
-RAW_TABLES = ("plays", "tracks", "artists", "audio_features", "listeners", "ingest_runs", "rejected_records")
+RAW_TABLES = ("plays", "tracks", "artists", "audio_features", "feature_lookups", "listeners", "ingest_runs",
+              "rejected_records")
 
 
 @dg.multi_asset(
@@ -21,6 +22,8 @@ def raw_tables(context: dg.AssetExecutionContext):
         result = run_ingest(con, settings)
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
     context.log.info(f"ingest source {result.source}: {result.plays_inserted} new plays")
+    for event in result.events:
+        context.log.info(event)
     for table in RAW_TABLES:
         metadata = {"dagster/row_count": counts[table], "source": result.source}
         if table == "plays":
@@ -29,5 +32,8 @@ def raw_tables(context: dg.AssetExecutionContext):
                 "plays_duplicate": sum(r.plays_duplicate for r in result.reports),
                 "records_rejected": sum(r.records_rejected for r in result.reports),
                 "ingest_runs": [r.ingest_run_id for r in result.reports],
+                "events": result.events[:50],
             }
+        if table == "audio_features" and result.tracks_without_features is not None:
+            metadata["tracks_without_features"] = result.tracks_without_features
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata)
