@@ -122,7 +122,7 @@ def fetch_audio_features(con: duckdb.DuckDBPyConnection, settings: Settings, api
     try:
         con.register("features", pa.Table.from_pylist(rows, schema=FEATURE_SCHEMA))
         con.register("lookups", lookups)
-        con.execute(f"insert into raw.audio_features select *, ?, ?, ? from features on conflict do nothing",
+        con.execute("insert into raw.audio_features select *, ?, ?, ? from features on conflict do nothing",
                     [provider, f"features-{provider}-{now:%Y%m%dT%H%M%S}", now])
         con.execute("insert or replace into raw.feature_lookups select track_id, ?, found, ? from lookups",
                     [provider, now])

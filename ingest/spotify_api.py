@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 
 from ingest.spotify_client import SpotifyApi
-from warehouse.loaders import LoadReport, RawBatch, latest_played_at_ms
+from warehouse.loaders import RawBatch, latest_played_at_ms
 from warehouse.settings import ListenerConfig
 
 SOURCE = "spotify_api"
@@ -146,15 +146,6 @@ def _add_play(batch: RawBatch, listener_id: str, item: dict, track: dict, played
     })
     for artist in artists:  # genres come later, from single-artist calls (enrichment)
         batch.artists.append({"artist_id": artist["id"], "artist_name": artist.get("name"), "genres": None})
-
-
-@dataclass
-class ListenerRun:
-    listener_id: str
-    load: LoadReport
-    pages: int
-    events: list[str]
-    token_rotated: bool
 
 
 def pull_new_plays(con: duckdb.DuckDBPyConnection, api: SpotifyApi, max_pages: int) -> tuple[RawBatch, int]:
