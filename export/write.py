@@ -43,13 +43,19 @@ def write_export(data: dict, path: Path) -> Path:
     """Check the export, then replace `path` in one rename; on any failure the old file stays."""
     text = to_json(data)
     validate(json.loads(text))
+    return write_atomically(text + "\n", path)
+
+
+def write_atomically(text: str, path: Path) -> Path:
+    """Write a temp file beside `path`, then rename it over `path`: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text + "\n")
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a web server must read it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

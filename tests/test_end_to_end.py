@@ -6,6 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from browser import open_page
 from export.write import validate
 from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS
 from orchestration.cli import main
@@ -62,6 +63,16 @@ def test_served_predictions_follow_the_demo_rules(env, dbt_manifest):
     assert set(top) <= set(peaks), (top, peaks)
 
 
+def test_the_demo_preview_shows_every_chart_in_chromium(env, dbt_manifest):
+    settings = load_settings()
+    assert main(["run"]) == 0
+    preview = settings.export_path.with_name("dashboard.html")
+    seen = open_page(preview, env / "dashboard.png")
+    assert [m for m in seen["console"] if m["level"] == "SEVERE"] == [] and seen["requests"] == []
+    assert {name: c["marks"] > 0 for name, c in seen["charts"].items()} == {name: True for name in seen["charts"]}
+    assert len(seen["charts"]) == 7 and (env / "dashboard.png").stat().st_size > 10_000
+
+
 def test_next_track_rows_do_not_change_when_the_future_is_removed(env, dbt_manifest):
     settings = load_settings()
     assert main(["run"]) == 0
@@ -97,7 +108,7 @@ def test_refresh_before_any_training_still_exports(env, dbt_manifest):
     validate(data)
     assert data["metrics"]["latest"] is None
     assert data["next_prediction"]["prediction_source"] is None
-    assert Path(settings.export_path).exists()
+    assert "no training run yet" in settings.export_path.with_name("dashboard.html").read_text()
 
 
 def test_without_any_audio_features_everything_still_runs(demo_warehouse, dbt_manifest, monkeypatch):

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     audio_features_file: Path | None = Field(None, validation_alias=_env("SPOTIFY_BRAIN_AUDIO_FEATURES_FILE"))
     reccobeats_api_base_url: str = Field("https://api.reccobeats.com", validation_alias=_env("RECCOBEATS_API_BASE_URL"))
 
+    # delivery of the export to the website's git repository (off while WEBSITE_REPO is empty)
+    website_repo: str = Field("", validation_alias=_env("WEBSITE_REPO"))
+    website_repo_branch: str = Field("main", min_length=1, validation_alias=_env("WEBSITE_REPO_BRANCH"))
+    website_repo_file: str = Field("public/dashboard_data.json", validation_alias=_env("WEBSITE_REPO_FILE"))
+    website_repo_pat: SecretStr | None = Field(None, validation_alias=_env("WEBSITE_REPO_PAT"))
+
     recently_played_limit: int = Field(25, ge=0, le=25, validation_alias=_env("SPOTIFY_BRAIN_RECENTLY_PLAYED_LIMIT"))
 
     demo_seed: int = Field(42, validation_alias=_env("SPOTIFY_BRAIN_DEMO_SEED"))
@@ -103,6 +109,21 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.rstrip("/")
+
+    @field_validator("website_repo_file")
+    @classmethod
+    def _inside_the_repo(cls, value: str) -> str:
+        parts = Path(value).parts
+        if not parts or Path(value).is_absolute() or ".." in parts or parts[0] == ".git":
+            raise ValueError(f"must be a path inside the repository, like public/dashboard_data.json: {value!r}")
+        return value
+
+    @field_validator("website_repo")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str) -> str:
+        if "@" in value.split("/")[2 if "://" in value else 0]:
+            raise ValueError("must not contain credentials; put the token in WEBSITE_REPO_PAT")
+        return value
 
     @model_validator(mode="after")
     def _features_file_given(self) -> "Settings":
@@ -173,6 +194,11 @@ def _check_writable(path: Path, env_name: str, is_dir: bool) -> None:
         raise SettingsError(f"{env_name}={path}: file exists and is not writable")
 
 
+_ENV_NAMES = {field: info.validation_alias.choices[0] for field, info in Settings.model_fields.items()}
+_MAY_HOLD_SECRETS = {_ENV_NAMES[field] for field, info in Settings.model_fields.items()
+                     if "SecretStr" in str(info.annotation)} | {"WEBSITE_REPO", "SPOTIFY_BRAIN_LISTENERS"}
+
+
 def load_settings(**overrides) -> Settings:
     """Read and check every setting; raise SettingsError naming the variable at fault."""
     try:
@@ -180,12 +206,11 @@ def load_settings(**overrides) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "settings"
-            name = Settings.model_fields[field].validation_alias if field in Settings.model_fields else field
-            if isinstance(name, AliasChoices):
-                name = name.choices[0]
-            secret = not err["loc"] or field.startswith("spotify_") or field == "extra_listeners"
-            shown = "" if secret else f" (got {err.get('input')!r})"  # never echo secrets
+            name = str(err["loc"][0]) if err["loc"] else "settings"
+            name = _ENV_NAMES.get(name, name)  # the loc is the env name, or the field name for overrides
+            # never echo what might hold a secret: tokens, credentials in URLs, listener configs
+            secret = not err["loc"] or name in _MAY_HOLD_SECRETS
+            shown = "" if secret else f" (got {err.get('input')!r})"
             problems.append(f"{name}: {err['msg']}{shown}")
         raise SettingsError("invalid setting(s):\n  " + "\n  ".join(problems)) from None
     for field, env_name in _PATH_SETTINGS.items():

@@ -1,0 +1,132 @@
+"""`dashboard.html`: the export as a page that opens from disk, with no script and no network.
+
+Every chart is inline SVG built from the export itself (`export/svg.py`), so the page shows
+exactly what the website will get. Written next to the JSON, atomically, after it.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+from export import svg
+from export.write import write_atomically
+
+STYLE = """
+body{font-family:sans-serif;margin:24px auto;max-width:1360px;color:#222;background:#fafafa}
+h1{font-size:22px;margin-bottom:4px} p.meta{color:#666;margin-top:0}
+main{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:16px}
+figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
+figcaption{font-weight:bold;margin-bottom:6px} table{border-collapse:collapse;font-size:12px}
+td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
+"""
+
+
+def _hour_values(by_hour: dict) -> list[float | None]:
+    return [by_hour.get(str(hour)) for hour in range(24)]
+
+
+def _run_metric(run: dict | None, model: str, metric: str) -> list[tuple[str, float]]:
+    """The learned model's holdout metric next to each baseline's (undefined ones left out)."""
+    if not run or not run.get(model):
+        return []
+    part = run[model]
+    bars = [("model", part.get(f"val_{metric}"))]
+    bars += [(f"{name} baseline", values.get(f"val_{metric}"))
+             for name, values in sorted(part.get("baselines", {}).items())]
+    return [(label, value) for label, value in bars if value is not None]
+
+
+def _trajectory(points: list[dict]) -> tuple[list[float], list[tuple[float, str]]]:
+    """Bin times as hours since the first bin, and a tick every three hours."""
+    if not points:
+        return [], []
+    times = [datetime.fromisoformat(p["time"]) for p in points]
+    hours = [(t - times[0]).total_seconds() / 3600 for t in times]
+    ticks = [(h, t.strftime("%H:%M")) for h, t in zip(hours, times)]
+    kept, last = [], None
+    for h, label in ticks:
+        if last is None or h - last >= 3:
+            kept.append((h, label))
+            last = h
+    return hours, kept
+
+
+def charts(data: dict) -> dict[str, str]:
+    """The preview's charts by name, each an SVG document."""
+    prediction, latest = data["next_prediction"], data["metrics"]["latest"]
+    trajectory = data["mood_trajectory"]
+    times, ticks = _trajectory(trajectory)
+    return {
+        "session_hours": svg.hour_chart(
+            "session_hours", "Session start by local hour: predicted for the coming day vs observed",
+            _hour_values(data["session_probs"]), _hour_values(data["session_actual"]),
+            "predicted probability", "observed starts (busiest hour = 1)"),
+        "mood_clusters": svg.scatter(
+            "mood_clusters", "Mood clusters: centroids by valence and energy, area = tracks",
+            [(c["label"], c["centroid"]["valence"], c["centroid"]["energy"], c["size"]) for c in data["mood_clusters"]],
+            "valence", "energy"),
+        "mood_trajectory": svg.lines(
+            "mood_trajectory", "Mood over the last 24 hours of listening (15-minute bins)",
+            times, ticks, {"valence": [p["valence"] for p in trajectory], "energy": [p["energy"] for p in trajectory]}),
+        "genre_profile": svg.horizontal_bars(
+            "genre_profile", "Top genres by share of listening time",
+            [(g["genre"], g["share"]) for g in data["genre_profiles"].get("overall", [])]),
+        "next_mood": svg.horizontal_bars(
+            "next_mood", "Next track's mood: the served distribution",
+            [(d["mood_label"], d["probability"]) for d in prediction.get("mood_distribution") or []],
+            highlight=prediction.get("mood_label"), maximum=1.0),
+        "next_mood_vs_baselines": svg.horizontal_bars(
+            "next_mood_vs_baselines", "Next-mood model against its baselines: holdout log loss (lower is better)",
+            _run_metric(latest, "mood_model", "log_loss"), highlight="model", why_empty="no training run yet"),
+        "session_start_vs_baselines": svg.horizontal_bars(
+            "session_start_vs_baselines", "Session-start model against its baselines: holdout Brier score "
+            "(lower is better)", _run_metric(latest, "session_model", "brier"), highlight="model",
+            why_empty="no training run yet"),
+    }
+
+
+def _recent_table(data: dict) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(p['played_at'][:16].replace('T', ' '))}</td><td>{escape(p['track_name'] or '')}</td>"
+        f"<td>{escape(p['artist_name'] or '')}</td></tr>" for p in data["recently_played"])
+    if not rows:
+        return "<p>Not published (SPOTIFY_BRAIN_RECENTLY_PLAYED_LIMIT=0) or nothing played yet.</p>"
+    return f"<table><tr><th>played at</th><th>track</th><th>artist</th></tr>{rows}</table>"
+
+
+def render_html(data: dict) -> str:
+    prediction, listener = data["next_prediction"], data["listener"]
+    next_mood = (f"{escape(prediction['mood_label'])} ({prediction['confidence']:.0%}, "
+                 f"{escape(prediction['prediction_source'])})" if prediction.get("mood_label") else "no prediction yet")
+    top = ", ".join(f"{h['hour']:02d}h ({h['probability']:.0%})" for h in data["top_hours"]) or "none yet"
+    figures = "".join(f'<figure id="chart-{name}"><figcaption>{escape(name.replace("_", " "))}</figcaption>{chart}'
+                      f"</figure>" for name, chart in charts(data).items())
+    return (
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>My Spotify Brain: {escape(listener['display_name'] or listener['id'])}</title>"
+        f"<style>{STYLE}</style></head><body>"
+        f"<h1>My Spotify Brain: {escape(listener['display_name'] or listener['id'])}</h1>"
+        f"<p class=\"meta\">generated {escape(data['generated_at'])} · hours in {escape(listener['timezone'])} · "
+        f"next mood: {next_mood} · likeliest session starts: {top} · "
+        f"drift: {'detected' if data['drift']['drift_detected'] else 'none'}</p>"
+        f"<main>{figures}<figure id=\"recently-played\"><figcaption>recently played</figcaption>"
+        f"{_recent_table(data)}</figure></main></body></html>\n"
+    )
+
+
+def write_preview(data: dict, path: Path) -> Path:
+    """Write the page by rename, like the JSON: a failed run leaves the previous page."""
+    return write_atomically(render_html(data), path)
+
+
+MAIN_CHARTS = ("session_hours", "next_mood", "next_mood_vs_baselines", "session_start_vs_baselines")
+
+
+def chart_markdown(data: dict, names: tuple[str, ...] = MAIN_CHARTS) -> str:
+    """Main charts as Markdown images (SVG data URIs), for the asset's metadata in the Dagster UI."""
+    drawn = charts(data)
+    return "\n\n".join(f"![{name}](data:image/svg+xml;base64,{base64.b64encode(drawn[name].encode()).decode()})"
+                       for name in names)
