@@ -15,11 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from contextlib import contextmanager
 from pathlib import Path
 
-STAGES = ("generate_s", "load_s", "dbt_build_s", "training_s", "predict_s", "export_s")
+STAGES = ("generate_and_load_s", "dbt_build_s", "training_s", "predict_s", "export_s", "refresh_s")
 
 
 @contextmanager
@@ -27,6 +27,14 @@ def _timed(figures: dict, name: str):
     started = time.perf_counter()
     yield
     figures[name] = round(figures.get(name, 0.0) + time.perf_counter() - started, 3)
+
+
+def _connect(warehouse: Path):
+    """The warehouse with the memory limit the pipeline uses (SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT)."""
+    import duckdb
+
+    return duckdb.connect(str(warehouse), config={
+        "memory_limit": os.environ.get("SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT", "4GB")})
 
 
 def _dbt(warehouse: Path, *args: str) -> None:
@@ -39,41 +47,89 @@ def _dbt(warehouse: Path, *args: str) -> None:
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{result.stdout[-3000:]}")
 
 
-def measure_one(days: int, folder: Path, rhythm: bool = True) -> dict:
-    """All stages for one demo listener with `days` of history; returns the figures.
-    The warehouse stays in `folder` (listener "bench"), so tests can inspect what was built."""
+TRAINING_TABLES = ("ml_session_start_training", "ml_next_track_training")
+
+
+def _land_history(con, days: int, listeners: int, rhythm: bool) -> int:
+    """Demo listeners one at a time (memory stays one listener's worth); returns the plays landed."""
+    from zoneinfo import ZoneInfo
+
+    from ingest.demo import build_catalog, demo_listener_ids, generate_plays
+    from warehouse.loaders import RawBatch, load_batch
+
+    catalog, landed = build_catalog(42), 0
+    for index, listener_id in enumerate(demo_listener_ids("bench", listeners)):
+        batch = RawBatch(
+            source="demo", listener_id=listener_id,
+            plays=generate_plays(catalog, listener_id, ZoneInfo("Europe/Berlin"), days, 42 + 1000 * (index + 1),
+                                 rhythm=rhythm),
+            tracks=catalog.tracks if index == 0 else [], artists=catalog.artists if index == 0 else [],
+            audio_features=catalog.audio_features if index == 0 else [], feature_provider="demo",
+            listeners=[{"listener_id": listener_id, "display_name": listener_id, "timezone": "Europe/Berlin"}])
+        landed += load_batch(con, batch).plays_inserted
+    return landed
+
+
+def _refresh(con_path: Path, data_dir: Path, folder: Path, plays: int) -> None:
+    """What the refresh job does after `plays` new plays: incremental dbt without the training
+    tables, moods for new tracks, predictions from the stored models, export."""
     import duckdb
 
     from export.dashboard import export_dashboard
-    from ingest.demo import generate_demo_batches
+    from ingest.demo import DEFAULT_END, build_catalog, generate_plays
+    from ml.moods import assign_track_moods
+    from ml.next_mood import predict_next_mood
+    from ml.session_start import predict_session_starts
+    from warehouse.loaders import RawBatch, load_batch
+    from zoneinfo import ZoneInfo
+
+    new = generate_plays(build_catalog(42), "bench", ZoneInfo("Europe/Berlin"), 2, seed=7,
+                         end=DEFAULT_END + timedelta(days=2))[:plays]
+    con = _connect(con_path)
+    load_batch(con, RawBatch(source="demo", listener_id="bench", plays=new))
+    con.close()
+    _dbt(con_path, "--exclude", "source:ml+", *TRAINING_TABLES)
+    con = _connect(con_path)
+    assign_track_moods(con)
+    con.close()
+    _dbt(con_path, "--select", "source:ml+", "--exclude", *TRAINING_TABLES)
+    con = _connect(con_path)
+    predict_next_mood(con, "bench")
+    predict_session_starts(con, "bench")
+    export_dashboard(con, "bench", folder / "dashboard_data.json")
+    con.close()
+
+
+def measure_one(days: int, folder: Path, rhythm: bool = True, listeners: int = 1, refresh_plays: int = 0) -> dict:
+    """All stages for demo listeners with `days` of history each; returns the figures. The
+    warehouse stays in `folder` (main listener "bench"), so tests can inspect what was built.
+    With `refresh_plays`, then times a refresh that brings that many new plays."""
+    import duckdb
+
+    from export.dashboard import export_dashboard
     from ml.moods import assign_track_moods, train_mood_run
     from ml.next_mood import predict_next_mood, train_next_mood
     from ml.session_start import predict_session_starts, train_session_start
-    from warehouse.loaders import load_batch
     from warehouse.schema import ensure_schema
 
     warehouse, data_dir = folder / "bench.duckdb", folder / "artifacts"
-    figures: dict = {"days": days}
-    with _timed(figures, "generate_s"):
-        batches = generate_demo_batches("bench", "Europe/Berlin", "Bench", days=days, rhythm=rhythm)
-    figures["plays"] = sum(len(b.plays) for b in batches)
-    con = duckdb.connect(str(warehouse))
+    figures: dict = {"days": days, "listeners": listeners}
+    con = _connect(warehouse)
     ensure_schema(con)
-    with _timed(figures, "load_s"):
-        for batch in batches:
-            load_batch(con, batch)
+    with _timed(figures, "generate_and_load_s"):
+        figures["plays"] = _land_history(con, days, listeners, rhythm)
     con.close()
-    figures["plays_landed_per_s"] = round(figures["plays"] / figures["load_s"])
+    figures["plays_landed_per_s"] = round(figures["plays"] / figures["generate_and_load_s"])
     with _timed(figures, "dbt_build_s"):
         _dbt(warehouse, "--exclude", "source:ml+")
-    con = duckdb.connect(str(warehouse))
+    con = _connect(warehouse)
     with _timed(figures, "training_s"):
         train_mood_run(con, data_dir, None)
         assign_track_moods(con)
     con.close()
     with _timed(figures, "dbt_build_s"):
         _dbt(warehouse, "--select", "source:ml+")
-    con = duckdb.connect(str(warehouse))
+    con = _connect(warehouse)
     with _timed(figures, "training_s"):
         train_next_mood(con, "bench", data_dir)
         train_session_start(con, "bench", data_dir)
@@ -83,8 +139,13 @@ def measure_one(days: int, folder: Path, rhythm: bool = True) -> dict:
     with _timed(figures, "export_s"):
         export_dashboard(con, "bench", folder / "dashboard_data.json")
     con.close()
+    if refresh_plays:
+        figures["refresh_new_plays"] = refresh_plays
+        with _timed(figures, "refresh_s"):
+            _refresh(warehouse, data_dir, folder, refresh_plays)
     figures["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     figures["dbt_peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    figures["warehouse_mb"] = round(warehouse.stat().st_size / 2**20)
     return figures
 
 
@@ -123,11 +184,15 @@ def _in_subprocess(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_benchmark(days: int, scales: list[int], json_path: str, import_records: int) -> dict:
+def run_benchmark(days: int, scales: list[int], json_path: str, import_records: int, listeners: int = 1,
+                  refresh_plays: int = 50) -> dict:
+    """Every stage at each history size (days x scale, per listener), each in its own process;
+    then the privacy-export import. Writes one JSON document and prints a table."""
     results = []
     for scale in scales:
         with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
-            results.append({"scale": scale, **_in_subprocess("stages", str(days * scale), folder)})
+            results.append({"scale": scale, **_in_subprocess(
+                "stages", str(days * scale), folder, str(listeners), str(refresh_plays))})
     imported = None
     if import_records:
         with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
@@ -135,12 +200,18 @@ def run_benchmark(days: int, scales: list[int], json_path: str, import_records: 
             imported = _in_subprocess("import", folder)
     report = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system()},
               "runs": results, "privacy_export_import": imported}
+    by_scale = {run["scale"]: run for run in results}
+    if 1 in by_scale and 10 in by_scale and refresh_plays:
+        report["refresh_10x_over_1x"] = round(by_scale[10]["refresh_s"] / by_scale[1]["refresh_s"], 2)
     Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
-    columns = ("scale", "days", "plays", "plays_landed_per_s", *STAGES[2:], "peak_memory_mb", "dbt_peak_memory_mb")
+    columns = ("scale", "listeners", "days", "plays", "plays_landed_per_s", *STAGES, "peak_memory_mb",
+               "dbt_peak_memory_mb")
     print(f"spotify-brain benchmark, {os.cpu_count()} cores (figures also in {json_path})")
     print(" | ".join(columns))
     for run in results:
-        print(" | ".join(str(run[c]) for c in columns))
+        print(" | ".join(str(run.get(c, "")) for c in columns))
+    if "refresh_10x_over_1x" in report:
+        print(f"refresh with {refresh_plays} new plays, 10x history over 1x: {report['refresh_10x_over_1x']}")
     if imported:
         print("privacy-export import: " + ", ".join(f"{k} {v}" for k, v in imported.items()))
     return report
@@ -186,7 +257,7 @@ def write_extended_history(folder: Path, records: int, per_file: int = 100_000) 
 def _main(mode: str, *args: str) -> dict:
     """One step in a fresh process, so its peak memory is its own."""
     if mode == "stages":
-        return measure_one(int(args[0]), Path(args[1]))
+        return measure_one(int(args[0]), Path(args[1]), listeners=int(args[2]), refresh_plays=int(args[3]))
     if mode == "write-export":
         return {"files": len(write_extended_history(Path(args[1]), int(args[0])))}
     return measure_import(Path(args[0]))

@@ -22,7 +22,7 @@ JOBS = ("full_retrain", "refresh")
 def _summary(settings: Settings) -> str:
     from warehouse.connection import read_connection
 
-    with read_connection(settings.warehouse) as con:
+    with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
         plays, sessions = con.execute(
             "select (select count(*) from marts.fct_plays where listener_id = $1),"
             "       (select count(*) from marts.fct_sessions where listener_id = $1)",
@@ -83,7 +83,8 @@ def import_history(path: str, listener_id: str | None, settings: Settings) -> in
     from warehouse.schema import ensure_schema
 
     listener_id = listener_id or settings.listener_id
-    with write_connection(settings.warehouse, settings.writer_lock_timeout_s) as con:
+    with write_connection(settings.warehouse, settings.writer_lock_timeout_s,
+                          settings.duckdb_memory_limit) as con:
         ensure_schema(con)
         ensure_listener(con, listener_id, settings.display_name, settings.timezone, "privacy_export")
         report = import_export(con, Path(path), listener_id, progress=_progress)
@@ -109,7 +110,8 @@ def ingest_now(settings: Settings) -> int:
     from warehouse.schema import ensure_schema
 
     try:
-        with write_connection(settings.warehouse, settings.writer_lock_timeout_s) as con:
+        with write_connection(settings.warehouse, settings.writer_lock_timeout_s,
+                          settings.duckdb_memory_limit) as con:
             ensure_schema(con)
             result = run_ingest(con, settings)
     except (IngestError, SettingsError) as exc:
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--scale", type=int, nargs="+", default=[1, 10], help="history sizes, in multiples of --days")
     bench.add_argument("--import-records", type=int, default=1_000_000,
                        help="extended-history records for the import benchmark (0: skip it)")
+    bench.add_argument("--listeners", type=int, default=1, help="demo listeners, each with the full history")
+    bench.add_argument("--refresh-plays", type=int, default=50, help="new plays for the timed refresh (0: skip it)")
     bench.add_argument("--json", default="bench_results.json", help="where to write the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -175,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from orchestration.benchmark import run_benchmark
 
-    run_benchmark(days=args.days, scales=args.scale, json_path=args.json, import_records=args.import_records)
+    run_benchmark(days=args.days, scales=args.scale, json_path=args.json, import_records=args.import_records,
+                  listeners=args.listeners, refresh_plays=args.refresh_plays)
     return 0
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.assets.dbt import dbt_model_key
 from orchestration.assets.ml import TRAINING_ASSETS
+
+# the training tables are rebuilt only when the models are retrained
+TRAINING_TABLES = ("ml_session_start_training", "ml_next_track_training")
 
 full_retrain_job = dg.define_asset_job(
     "full_retrain",
@@ -16,9 +20,11 @@ full_retrain_job = dg.define_asset_job(
 
 refresh_job = dg.define_asset_job(
     "refresh",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*TRAINING_ASSETS),
+    selection=(dg.AssetSelection.all() - dg.AssetSelection.assets(*TRAINING_ASSETS)
+               - dg.AssetSelection.assets(*(dbt_model_key(name) for name in TRAINING_TABLES))),
     executor_def=dg.in_process_executor,
-    description="Ingest, dbt build, assign moods and predict with the stored models (no retraining), export.",
+    description="Ingest, incremental dbt build (no training tables), assign moods and predict with the "
+                "stored models (no retraining), export.",
 )
 
 

@@ -17,5 +17,6 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 @contextmanager
 def settings_and_writer() -> Iterator[tuple[Settings, duckdb.DuckDBPyConnection]]:
     settings = load_settings()
-    with write_connection(settings.warehouse, settings.writer_lock_timeout_s) as con:
+    with write_connection(settings.warehouse, settings.writer_lock_timeout_s,
+                          settings.duckdb_memory_limit) as con:
         yield settings, con

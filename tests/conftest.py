@@ -24,20 +24,24 @@ def dbt_manifest() -> Path:
     return prepare_manifest()
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Settings pointed into tmp_path; no developer .env or Spotify credentials leak in."""
-    monkeypatch.chdir(tmp_path)
+def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
+    """Settings pointed into `folder`; no developer .env or Spotify credentials leak in."""
+    monkeypatch.chdir(folder)
     for name in list(os.environ):
         if name.startswith(("SPOTIFY_", "RECCOBEATS_", "WEBSITE_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
-    monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", str(tmp_path / "warehouse" / "brain.duckdb"))
-    monkeypatch.setenv("SPOTIFY_BRAIN_DATA_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("SPOTIFY_BRAIN_EXPORT_PATH", str(tmp_path / "export" / "dashboard_data.json"))
+    monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", str(folder / "warehouse" / "brain.duckdb"))
+    monkeypatch.setenv("SPOTIFY_BRAIN_DATA_DIR", str(folder / "artifacts"))
+    monkeypatch.setenv("SPOTIFY_BRAIN_EXPORT_PATH", str(folder / "export" / "dashboard_data.json"))
     monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "demo")
     monkeypatch.setenv("SPOTIFY_BRAIN_DEMO_DAYS", str(SMALL_DEMO_DAYS))
-    return tmp_path
+    return folder
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture

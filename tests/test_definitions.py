@@ -39,10 +39,14 @@ def test_jobs_and_schedules(defs):
     refresh = defs.resolve_job_def("refresh")
     full = defs.resolve_job_def("full_retrain")
     training = {dg.AssetKey(["ml", "next_mood_model"]), dg.AssetKey(["ml", "session_start_model"]),
-                dg.AssetKey(["ml", "mood_clusters"])}
+                dg.AssetKey(["ml", "mood_clusters"]), dg.AssetKey(["marts", "ml_session_start_training"]),
+                dg.AssetKey(["marts", "ml_next_track_training"])}
     assert training <= full.asset_layer.executable_asset_keys
     assert not training & refresh.asset_layer.executable_asset_keys
     assert dg.AssetKey(["export", "dashboard_data"]) in refresh.asset_layer.executable_asset_keys
+    # the lean refresh still rebuilds the incremental play models and the scoring tables
+    assert {dg.AssetKey(["marts", "fct_plays"]), dg.AssetKey(["marts", "ml_session_start_scoring"]),
+            dg.AssetKey(["marts", "ml_next_track_scoring"])} <= refresh.asset_layer.executable_asset_keys
     crons = {s.job_name: s.cron_schedule for s in defs.schedules}
     assert crons == {"refresh": "*/30 * * * *", "full_retrain": "15 4 * * *"}
     assert {s.execution_timezone for s in defs.schedules} == {load_settings().timezone}
@@ -52,4 +56,5 @@ def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):
     from orchestration.assets.dbt import dbt_build_args
 
     monkeypatch.setenv("SPOTIFY_BRAIN_SESSION_GAP_MINUTES", "45")
-    assert dbt_build_args(load_settings()) == ["build", "--vars", '{"session_gap_minutes": 45}']
+    assert dbt_build_args(load_settings()) == ["build", "--vars", '{"session_gap_minutes": 45}',
+                                               "--indirect-selection", "cautious"]

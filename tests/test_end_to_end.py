@@ -1,7 +1,7 @@
 """The whole asset graph on a small demo warehouse, through the `spotify-brain run` command."""
 
 import json
-from pathlib import Path
+import shutil
 
 import duckdb
 import pytest
@@ -10,6 +10,7 @@ from browser import open_page
 from export.write import validate
 from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS
 from orchestration.cli import main
+from conftest import isolate
 from helpers import dbt, table_counts
 from warehouse.settings import load_settings
 
@@ -18,32 +19,19 @@ def _export(settings) -> dict:
     return json.loads(settings.export_path.read_text())
 
 
-def test_main_job_twice_then_refresh(env, dbt_manifest, capsys):
-    settings = load_settings()
-    assert main(["run"]) == 0
-    out = capsys.readouterr().out
-    assert "plays in" in out and str(settings.export_path) in out
-    first_counts, first_export = table_counts(settings.warehouse), _export(settings)
-    validate(first_export)
-
-    assert main(["run", "--job", "full_retrain"]) == 0
-    second_counts, second_export = table_counts(settings.warehouse), _export(settings)
-    # the only new row is the audit record of the second ingest run, which found nothing new
-    assert {k: v for k, v in second_counts.items() if v != first_counts[k]} == {
-        "raw.ingest_runs": first_counts["raw.ingest_runs"] + 1}
-    first_export.pop("generated_at"), second_export.pop("generated_at")
-    assert first_export == second_export
-
-    assert main(["run", "--job", "refresh"]) == 0
-    refreshed = _export(settings)
-    refreshed.pop("generated_at")
-    assert refreshed == first_export
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, dbt_manifest):
+    """One `spotify-brain run` (full_retrain) on the small demo, shared by the tests that read it."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        folder = isolate(monkeypatch, tmp_path_factory.mktemp("demo_run"))
+        settings = load_settings()
+        assert main(["run"]) == 0
+        yield {"folder": folder, "settings": settings, "counts": table_counts(settings.warehouse),
+               "export": _export(settings)}
 
 
-def test_served_predictions_follow_the_demo_rules(env, dbt_manifest):
-    settings = load_settings()
-    assert main(["run"]) == 0
-    data = _export(settings)
+def test_served_predictions_follow_the_demo_rules(demo_run):
+    settings, data = demo_run["settings"], demo_run["export"]
     prediction = data["next_prediction"]
     assert sum(d["probability"] for d in prediction["mood_distribution"]) == pytest.approx(1, abs=1e-4)
     assert prediction["prediction_source"] in {"model", "persistence_baseline", "transition_baseline",
@@ -58,25 +46,47 @@ def test_served_predictions_follow_the_demo_rules(env, dbt_manifest):
     # the most likely hours of the coming day are the generator's peak hours for that kind of day
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     weekend = con.execute("select mode(isodow(hour_start_local) >= 6) from ml.session_start_predictions").fetchone()[0]
+    con.close()
     peaks = WEEKEND_PEAKS if weekend else WEEKDAY_PEAKS
     top = [h["hour"] for h in data["top_hours"]]
     assert set(top) <= set(peaks), (top, peaks)
 
 
-def test_the_demo_preview_shows_every_chart_in_chromium(env, dbt_manifest):
-    settings = load_settings()
-    assert main(["run"]) == 0
-    preview = settings.export_path.with_name("dashboard.html")
-    seen = open_page(preview, env / "dashboard.png")
+def test_the_demo_preview_shows_every_chart_in_chromium(demo_run):
+    preview = demo_run["settings"].export_path.with_name("dashboard.html")
+    screenshot = demo_run["folder"] / "dashboard.png"
+    seen = open_page(preview, screenshot)
     assert [m for m in seen["console"] if m["level"] == "SEVERE"] == [] and seen["requests"] == []
     assert {name: c["marks"] > 0 for name, c in seen["charts"].items()} == {name: True for name in seen["charts"]}
-    assert len(seen["charts"]) == 7 and (env / "dashboard.png").stat().st_size > 10_000
+    assert len(seen["charts"]) == 7 and screenshot.stat().st_size > 10_000
 
 
-def test_next_track_rows_do_not_change_when_the_future_is_removed(env, dbt_manifest):
-    settings = load_settings()
-    assert main(["run"]) == 0
-    con = duckdb.connect(str(settings.warehouse))
+def test_running_again_changes_nothing_but_the_audit_row(demo_run, capsys):
+    settings, first_counts = demo_run["settings"], demo_run["counts"]
+    validate(demo_run["export"])
+    first_export = dict(demo_run["export"])
+    runs_before = table_counts(settings.warehouse)["raw.ingest_runs"]
+    assert main(["run", "--job", "full_retrain"]) == 0
+    second_counts, second_export = table_counts(settings.warehouse), _export(settings)
+    # the only new row is the audit record of the second ingest run, which found nothing new
+    # (and the incremental bookkeeping says so: no listener has a tail to rebuild)
+    assert {k: v for k, v in second_counts.items() if v != first_counts[k]} == {
+        "raw.ingest_runs": runs_before + 1, "intermediate.int_plays__rebuild_from": 0}
+    first_export.pop("generated_at"), second_export.pop("generated_at")
+    assert first_export == second_export
+    capsys.readouterr()
+    assert main(["run", "--job", "refresh"]) == 0
+    out = capsys.readouterr().out
+    assert "plays in" in out and str(settings.export_path) in out  # the summary says where the export is
+    refreshed = _export(settings)
+    refreshed.pop("generated_at")
+    assert refreshed == first_export
+
+
+def test_next_track_rows_do_not_change_when_the_future_is_removed(demo_run, tmp_path):
+    warehouse = tmp_path / "cut.duckdb"
+    shutil.copy(demo_run["settings"].warehouse, warehouse)
+    con = duckdb.connect(str(warehouse))
     cutoff = con.execute("select min(played_at) + interval 20 days from raw.plays").fetchone()[0]
     # rows an hour clear of the cut, so no play straddling it is compared
     query = ("select * from marts.ml_next_track_training where started_at < ? - interval 1 hour "
@@ -84,9 +94,10 @@ def test_next_track_rows_do_not_change_when_the_future_is_removed(env, dbt_manif
     before = con.execute(query, [cutoff]).fetchall()
     con.execute("delete from raw.plays where played_at >= ?", [cutoff])
     con.close()
-    result = dbt(settings.warehouse, "run", "--select", "+ml_next_track_training")
+    # raw.* is append-only for incremental builds: removing plays needs a full refresh
+    result = dbt(warehouse, "run", "--full-refresh", "--select", "+ml_next_track_training")
     assert result.returncode == 0, result.stdout[-3000:]
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True)
     assert before and con.execute(query, [cutoff]).fetchall() == before
 
 

@@ -45,10 +45,11 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0) -> Iterator[None]:
 
 
 @contextmanager
-def write_connection(warehouse: Path, timeout_s: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:
+def write_connection(warehouse: Path, timeout_s: float = 600.0,
+                     memory_limit: str = "4GB") -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection, under the writer lock, closed on exit."""
     with writer_lock(warehouse, timeout_s):
-        con = duckdb.connect(str(warehouse))
+        con = duckdb.connect(str(warehouse), config={"memory_limit": memory_limit})
         try:
             yield con
         finally:
@@ -56,11 +57,11 @@ def write_connection(warehouse: Path, timeout_s: float = 600.0) -> Iterator[duck
 
 
 @contextmanager
-def read_connection(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def read_connection(warehouse: Path, memory_limit: str = "4GB") -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection; fails clearly if the warehouse has not been built yet."""
     if not warehouse.exists():
         raise FileNotFoundError(f"{warehouse}: no warehouse yet (run `spotify-brain run` first)")
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit})
     try:
         yield con
     finally:

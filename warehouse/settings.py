@@ -87,6 +87,8 @@ class Settings(BaseSettings):
 
     session_gap_minutes: int = Field(30, ge=1, validation_alias=_env("SPOTIFY_BRAIN_SESSION_GAP_MINUTES"))
     mood_k: int | None = Field(None, ge=2, le=12, validation_alias=_env("SPOTIFY_BRAIN_MOOD_K"))
+    duckdb_memory_limit: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+                                     validation_alias=_env("SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT"))
     writer_lock_timeout_s: float = Field(600.0, gt=0, validation_alias=_env("SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT"))
 
     @field_validator("timezone")
@@ -173,7 +175,8 @@ class Settings(BaseSettings):
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for a dbt subprocess: it reads the warehouse path from here, not `.env`."""
-        return {"SPOTIFY_BRAIN_WAREHOUSE": str(self.warehouse.resolve())}
+        return {"SPOTIFY_BRAIN_WAREHOUSE": str(self.warehouse.resolve()),
+                "SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit}
 
 
 _PATH_SETTINGS = {

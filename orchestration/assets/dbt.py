@@ -33,8 +33,11 @@ class Translator(DagsterDbtTranslator):
 
 def dbt_build_args(settings: Settings) -> list[str]:
     """The dbt command every dbt asset step runs (Dagster adds the step's --select).
-    Settings that dbt models use are passed as vars, so the two sides cannot disagree."""
-    return ["build", "--vars", json.dumps({"session_gap_minutes": settings.session_gap_minutes})]
+    Settings that dbt models use are passed as vars, so the two sides cannot disagree.
+    Cautious indirect selection: a test runs only when every model it reads is in the step, so
+    the lean refresh (no training tables) does not test a training table it did not build."""
+    return ["build", "--vars", json.dumps({"session_gap_minutes": settings.session_gap_minutes}),
+            "--indirect-selection", "cautious"]
 
 
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):

@@ -27,7 +27,8 @@ def dashboard_data() -> dg.MaterializeResult:
     then dashboard.html next to it, the same data as charts, for a look without the website."""
     settings = load_settings()
     # read-only, but under the lock so a concurrent writer cannot be mid-build
-    with writer_lock(settings.warehouse, settings.writer_lock_timeout_s), read_connection(settings.warehouse) as con:
+    with writer_lock(settings.warehouse, settings.writer_lock_timeout_s), read_connection(
+            settings.warehouse, settings.duckdb_memory_limit) as con:
         data = export_dashboard(con, settings.listener_id, settings.export_path, settings.recently_played_limit)
     preview = write_preview(data, settings.export_path.with_name("dashboard.html"))
     prediction = data["next_prediction"]

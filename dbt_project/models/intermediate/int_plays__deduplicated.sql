@@ -7,18 +7,24 @@
 -- a track are further apart than that: a play lasts at least a few seconds and the next one
 -- ends at least that much later. Of a group, the most precise source is kept (API, extended
 -- history, demo, account data), so any order or repetition of imports gives the same rows.
+--
+-- Incremental: only the tail from int_plays__rebuild_from is recomputed (see the macro
+-- in_rebuilt_tail); a tail starts a session, so no group of duplicates straddles it.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
+-- depends_on: {{ ref('int_plays__rebuild_from') }}
 with plays as (
     select
-        *,
-        case source
+        resolved.*,
+        case resolved.source
             when 'spotify_api' then 1
             when 'extended_history' then 2
             when 'demo' then 3
             else 4
         end as source_priority
-    from {{ ref('int_plays__track_resolved') }}
+    from {{ ref('int_plays__track_resolved') }} as resolved
+    where {{ in_rebuilt_tail('resolved.listener_id', 'resolved.started_at') }}
 ),
-
 ordered as (
     select
         *,

@@ -1,9 +1,14 @@
 -- Plays grouped into sessions: a new session starts when the silence since the end of the
 -- latest earlier play is longer than var('session_gap_minutes') (exactly the gap still joins).
+-- Incremental: only the tail from int_plays__rebuild_from, which starts at a session start.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
+-- depends_on: {{ ref('int_plays__rebuild_from') }}
 with plays as (
-    select * from {{ ref('int_plays__deduplicated') }}
+    select deduplicated.*
+    from {{ ref('int_plays__deduplicated') }} as deduplicated
+    where {{ in_rebuilt_tail('deduplicated.listener_id', 'deduplicated.started_at') }}
 ),
-
 gaps as (
     select
         *,
@@ -32,5 +37,7 @@ select
     )::varchar as session_id,
     row_number() over (
         partition by listener_id, session_number order by started_at, played_at, track_id
-    ) as position_in_session
+    ) as position_in_session,
+    -- the gap these sessions were cut with: a build with another gap rebuilds them all
+    {{ var('session_gap_minutes') }} as session_gap_minutes
 from numbered

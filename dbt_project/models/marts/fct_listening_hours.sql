@@ -1,6 +1,12 @@
 -- Every hour from a listener's first play to the last, zero-filled, with its local hour.
 -- The grid steps through UTC hours, so a 23-hour DST day has 23 rows (local 02 is missing)
 -- and a 25-hour day has 25 (local 02 twice).
+--
+-- Incremental: per listener with new data, the hours from the rebuilt tail's first hour (or
+-- from the last stored hour, when the new plays come after a silence) are written again.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_hours() }}") }}
+-- depends_on: {{ ref('int_plays__rebuild_from') }}
 with bounds as (
     select
         listener_id,
@@ -10,24 +16,45 @@ with bounds as (
     group by listener_id
 ),
 
+{% if is_incremental() %}
+kept as (
+    select listener_id, max(hour_start_utc) + interval 1 hour as next_hour
+    from {{ this }}
+    group by listener_id
+),
+
+rebuilt as (
+    select bounds.listener_id, coalesce(kept.next_hour, bounds.first_hour) as first_hour, bounds.last_hour
+    from bounds
+    inner join {{ ref('int_plays__rebuild_from') }} as rebuild using (listener_id)
+    left join kept using (listener_id)
+),
+{% else %}
+rebuilt as (
+    select * from bounds
+),
+{% endif %}
+
 grid as (
     select listener_id, unnest(generate_series(first_hour, last_hour, interval 1 hour)) as hour_start_utc
-    from bounds
+    from rebuilt
 ),
 
 plays as (
-    select listener_id, date_trunc('hour', started_at) as hour_start_utc,
-           count(*) as play_count, sum(ms_played) as ms_played
-    from {{ ref('fct_plays') }}
+    select plays.listener_id, date_trunc('hour', plays.started_at) as hour_start_utc,
+           count(*) as play_count, sum(plays.ms_played) as ms_played
+    from {{ ref('fct_plays') }} as plays
+    inner join rebuilt on rebuilt.listener_id = plays.listener_id and plays.started_at >= rebuilt.first_hour
     group by all
 ),
 
 sessions as (
-    select listener_id, date_trunc('hour', started_at) as hour_start_utc, count(*) as sessions_started
-    from {{ ref('fct_sessions') }}
+    select sessions.listener_id, date_trunc('hour', sessions.started_at) as hour_start_utc,
+           count(*) as sessions_started
+    from {{ ref('fct_sessions') }} as sessions
+    inner join rebuilt on rebuilt.listener_id = sessions.listener_id and sessions.started_at >= rebuilt.first_hour
     group by all
 ),
-
 localized as (
     select
         grid.listener_id,

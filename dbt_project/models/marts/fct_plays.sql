@@ -1,4 +1,8 @@
 -- One row per play: UTC and local times, session and position, skip flag.
+-- Incremental: the tail from int_plays__rebuild_from is written again, the rest stays.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
+-- depends_on: {{ ref('int_plays__rebuild_from') }}
 select
     md5(listener_id || '|' || track_id || '|' || strftime(played_at, '%Y-%m-%dT%H:%M:%S')) as play_id,
     listener_id,
@@ -17,4 +21,5 @@ select
     is_skipped,
     reason_end,
     source
-from {{ ref('int_plays_sessionized') }}
+from {{ ref('int_plays_sessionized') }} as sessionized
+where {{ in_rebuilt_tail('sessionized.listener_id', 'sessionized.started_at') }}

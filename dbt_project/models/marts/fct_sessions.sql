@@ -1,4 +1,9 @@
 -- One row per listening session.
+-- Incremental: sessions starting in the rebuilt tail are written again (a late play can
+-- extend or merge them; merged-away session ids are deleted with the tail).
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
+-- depends_on: {{ ref('int_plays__rebuild_from') }}
 select
     session_id,
     listener_id,
@@ -11,5 +16,6 @@ select
     count(*) filter (where is_skipped) as skip_count,
     sum(ms_played) as ms_played,
     date_diff('second', min(started_at), max(played_at)) / 60.0 as duration_minutes
-from {{ ref('int_plays_sessionized') }}
+from {{ ref('int_plays_sessionized') }} as sessionized
+where {{ in_rebuilt_tail('sessionized.listener_id', 'sessionized.started_at') }}
 group by session_id, listener_id

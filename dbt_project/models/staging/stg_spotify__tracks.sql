@@ -7,5 +7,6 @@ select
     duration_ms,
     artist_ids[1] as primary_artist_id,
     artist_names[1] as primary_artist_name,
-    artist_ids
+    artist_ids,
+    loaded_at
 from {{ source('raw', 'tracks') }}

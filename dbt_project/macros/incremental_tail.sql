@@ -1,0 +1,47 @@
+{#- The play models build incrementally by recomputing each listener's tail: every row at or
+    after int_plays__rebuild_from.rebuild_from (null = the whole history of that listener).
+    Listeners without a row there have nothing new and are left alone. A plain or
+    --full-refresh build computes everything, which must give the same tables. -#}
+
+{% macro in_rebuilt_tail(listener_column, time_column) -%}
+{%- if is_incremental() -%}
+exists (
+    select 1 from {{ ref('int_plays__rebuild_from') }} as rebuild
+    where rebuild.listener_id = {{ listener_column }}
+      and {{ time_column }} >= coalesce(rebuild.rebuild_from, '-infinity'::timestamp)
+)
+{%- else -%}
+true
+{%- endif -%}
+{%- endmacro %}
+
+{% macro delete_rebuilt_tail(time_column) -%}
+{#- pre_hook: drop the rows this build writes again (sessions may merge, duplicates may go). -#}
+{%- if is_incremental() -%}
+delete from {{ this }} as built
+using {{ ref('int_plays__rebuild_from') }} as rebuild
+where built.listener_id = rebuild.listener_id
+  and built.{{ time_column }} >= coalesce(rebuild.rebuild_from, '-infinity'::timestamp)
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
+
+{% macro delete_rebuilt_hours() -%}
+{#- pre_hook of fct_listening_hours: from the tail's first hour, or from the last stored hour
+    when that is earlier (new plays after a silence: the hours in between are new too). -#}
+{%- if is_incremental() -%}
+delete from {{ this }} as built
+using (
+    select rebuild.listener_id,
+           least(coalesce(date_trunc('hour', rebuild.rebuild_from), '-infinity'::timestamp),
+                 coalesce(max(stored.hour_start_utc), 'infinity'::timestamp)) as from_hour
+    from {{ ref('int_plays__rebuild_from') }} as rebuild
+    left join {{ this }} as stored using (listener_id)
+    group by rebuild.listener_id, rebuild.rebuild_from
+) as rebuild
+where built.listener_id = rebuild.listener_id and built.hour_start_utc >= rebuild.from_hour
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
