@@ -85,7 +85,7 @@ def fetch_new_items(api: SpotifyApi, cursor_ms: int | None, max_pages: int) -> F
             result.pages += 1
         if len(result.items) == before_round:
             break
-        after = max(ms for item in result.items if (ms := played_at_ms(item)) is not None)
+        after = max((ms for item in result.items if (ms := played_at_ms(item)) is not None), default=after)
     else:
         api.events.append(f"recently-played: stopped after SPOTIFY_BRAIN_MAX_PAGES={max_pages} pages")
     return result
