@@ -70,11 +70,9 @@ def _land_history(con, days: int, listeners: int, rhythm: bool) -> int:
     return landed
 
 
-def _refresh(con_path: Path, data_dir: Path, folder: Path, plays: int) -> None:
+def _refresh(con_path: Path, folder: Path, plays: int) -> None:
     """What the refresh job does after `plays` new plays: incremental dbt without the training
     tables, moods for new tracks, predictions from the stored models, export."""
-    import duckdb
-
     from export.dashboard import export_dashboard
     from ingest.demo import DEFAULT_END, build_catalog, generate_plays
     from ml.moods import assign_track_moods
@@ -104,8 +102,6 @@ def measure_one(days: int, folder: Path, rhythm: bool = True, listeners: int = 1
     """All stages for demo listeners with `days` of history each; returns the figures. The
     warehouse stays in `folder` (main listener "bench"), so tests can inspect what was built.
     With `refresh_plays`, then times a refresh that brings that many new plays."""
-    import duckdb
-
     from export.dashboard import export_dashboard
     from ml.moods import assign_track_moods, train_mood_run
     from ml.next_mood import predict_next_mood, train_next_mood
@@ -141,7 +137,7 @@ def measure_one(days: int, folder: Path, rhythm: bool = True, listeners: int = 1
     if refresh_plays:
         figures["refresh_new_plays"] = refresh_plays
         with _timed(figures, "refresh_s"):
-            _refresh(warehouse, data_dir, folder, refresh_plays)
+            _refresh(warehouse, folder, refresh_plays)
     # the larger of this process and its dbt subprocesses (each at most one of them runs at a time)
     figures["peak_memory_mb"] = round(max(resource.getrusage(who).ru_maxrss for who in
                                           (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024)
