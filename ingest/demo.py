@@ -33,6 +33,7 @@ Hidden rules (tests check that the models recover them):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -221,21 +222,28 @@ def demo_listener_ids(base_id: str, listeners: int) -> list[str]:
     return [base_id] + [f"{base_id}-{i}" for i in range(2, listeners + 1)]
 
 
-def generate_demo_batches(
+def iter_demo_batches(
     listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
     seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True,
-) -> list[RawBatch]:
-    """One RawBatch per demo listener; all share one catalog (and its features)."""
+) -> Iterator[RawBatch]:
+    """One RawBatch per demo listener, made when asked for (a big demo need not fit in memory);
+    all share one catalog (and its features)."""
     catalog = build_catalog(seed)
     tz = ZoneInfo(timezone_name)
-    batches = []
     for index, lid in enumerate(demo_listener_ids(listener_id, listeners)):
         name = display_name if index == 0 else f"{display_name} {index + 1}"
-        batches.append(RawBatch(
+        yield RawBatch(
             source="demo", listener_id=lid,
             plays=generate_plays(catalog, lid, tz, days, seed + 1000 * (index + 1), end, rhythm),
             tracks=catalog.tracks, artists=catalog.artists, audio_features=catalog.audio_features,
             listeners=[{"listener_id": lid, "display_name": name, "timezone": timezone_name}],
             feature_provider="demo",
-        ))
-    return batches
+        )
+
+
+def generate_demo_batches(
+    listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
+    seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True,
+) -> list[RawBatch]:
+    """Every demo listener's batch at once (see iter_demo_batches)."""
+    return list(iter_demo_batches(listener_id, timezone_name, display_name, days, listeners, seed, end, rhythm))

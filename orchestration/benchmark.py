@@ -47,27 +47,13 @@ def _dbt(warehouse: Path, *args: str) -> None:
         raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{result.stdout[-3000:]}")
 
 
-TRAINING_TABLES = ("ml_session_start_training", "ml_next_track_training")
-
-
 def _land_history(con, days: int, listeners: int, rhythm: bool) -> int:
     """Demo listeners one at a time (memory stays one listener's worth); returns the plays landed."""
-    from zoneinfo import ZoneInfo
+    from ingest.demo import iter_demo_batches
+    from warehouse.loaders import load_batch
 
-    from ingest.demo import build_catalog, demo_listener_ids, generate_plays
-    from warehouse.loaders import RawBatch, load_batch
-
-    catalog, landed = build_catalog(42), 0
-    for index, listener_id in enumerate(demo_listener_ids("bench", listeners)):
-        batch = RawBatch(
-            source="demo", listener_id=listener_id,
-            plays=generate_plays(catalog, listener_id, ZoneInfo("Europe/Berlin"), days, 42 + 1000 * (index + 1),
-                                 rhythm=rhythm),
-            tracks=catalog.tracks if index == 0 else [], artists=catalog.artists if index == 0 else [],
-            audio_features=catalog.audio_features if index == 0 else [], feature_provider="demo",
-            listeners=[{"listener_id": listener_id, "display_name": listener_id, "timezone": "Europe/Berlin"}])
-        landed += load_batch(con, batch).plays_inserted
-    return landed
+    batches = iter_demo_batches("bench", "Europe/Berlin", "Bench", days=days, listeners=listeners, rhythm=rhythm)
+    return sum(load_batch(con, batch).plays_inserted for batch in batches)
 
 
 def _refresh(con_path: Path, folder: Path, plays: int) -> None:
@@ -78,6 +64,7 @@ def _refresh(con_path: Path, folder: Path, plays: int) -> None:
     from ml.moods import assign_track_moods
     from ml.next_mood import predict_next_mood
     from ml.session_start import predict_session_starts
+    from orchestration.project import TRAINING_TABLES
     from warehouse.loaders import RawBatch, load_batch
     from zoneinfo import ZoneInfo
 

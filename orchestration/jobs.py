@@ -7,9 +7,7 @@ import dagster as dg
 
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.assets.ml import TRAINING_ASSETS
-
-# the training tables are rebuilt only when the models are retrained
-TRAINING_TABLES = ("ml_session_start_training", "ml_next_track_training")
+from orchestration.project import TRAINING_TABLES
 
 full_retrain_job = dg.define_asset_job(
     "full_retrain",
