@@ -1,24 +1,22 @@
-"""Parse the records of one privacy-export file in DuckDB: plays, tracks and rejects as Arrow.
+"""Check the records of privacy-export files in DuckDB, and turn checked records into a batch.
+Checked records are staged in DuckDB tables and land from there, never copied through Python.
 
-DuckDB reads the file (`read_json`, one JSON value per record, in file order) and every
-check runs in SQL, so a million records import at close to the speed of a bare `read_json`.
-Each check is a (condition, reason) pair; the first that holds rejects the record. Reasons
-read "<what is wrong>: <value>" (never the whole record: that may hold an IP address); the
+DuckDB reads each file (`read_json`, in file order) and every check runs in SQL, so a
+million records import at close to the speed of a bare `read_json`. Each check is a
+(condition, reason) pair; the first that holds rejects the record. Reasons read
+"<what is wrong>: <value>" (never the whole record: that may hold an IP address); the
 part before the colon is what the import report counts.
-In conditions, a field's name is its typed value and `<field>_type` its JSON type.
+In conditions, a field's name is its typed value, `<field>_type` its JSON type and
+`<field>_json` its JSON text. Fields not listed here are never read, so private ones
+(IP address, user agent, user name, country) cannot reach the warehouse.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
-import pyarrow as pa
 
-from warehouse.loaders import PLAY_SCHEMA, REJECT_SCHEMA, TRACK_SCHEMA
+from warehouse.loaders import REJECT_SCHEMA, TRACK_SCHEMA, RawBatch
 
-# never stored, not even in a rejected record's payload
-PRIVATE_FIELDS = ("ip_addr", "ip_addr_decrypted", "user_agent_decrypted", "username", "conn_country")
 TRACK_URI = "^spotify:track:([0-9A-Za-z]{22})$"
 INT32_MAX = 2_147_483_647
 SQL_TYPES = {"string": "varchar", "boolean": "boolean", "count": "bigint"}
@@ -34,20 +32,11 @@ EXTENDED_FIELDS = {  # field -> expected JSON type
 ACCOUNT_FIELDS = {"endTime": "string", "artistName": "string", "trackName": "string", "msPlayed": "count"}
 
 
-@dataclass
-class ParsedFile:
-    plays: pa.Table
-    tracks: pa.Table
-    rejected: pa.Table
-    set_aside: int
-    reasons: dict[str, int]
-
-
 def _type_checks(fields: dict[str, str]) -> list[tuple[str, str]]:
     """A field of the wrong JSON type rejects the record; counts must be present and fit raw.plays."""
     checks = []
     for name, kind in fields.items():
-        shown = f"coalesce(f.{name}::varchar, 'missing')"
+        shown = f"coalesce({name}_json::varchar, 'missing')"
         if kind == "count":
             checks.append((f"{name}_type is null or {name}_type not in ({JSON_TYPES[kind]}) "
                            f"or not coalesce({name} between 0 and {INT32_MAX}, false)",
@@ -66,10 +55,10 @@ EXTENDED = {
         (f"spotify_track_uri is null and not {PODCAST_OR_AUDIOBOOK}",
          "'no spotify_track_uri and not a podcast or audiobook'"),
         (f"spotify_track_uri is not null and not regexp_matches(spotify_track_uri, '{TRACK_URI}')",
-         "'spotify_track_uri is not a track URI: ' || f.spotify_track_uri::varchar"),
+         "'spotify_track_uri is not a track URI: ' || spotify_track_uri_json::varchar"),
         ("spotify_track_uri is not null and ts is null", "'ts is missing'"),
         ("spotify_track_uri is not null and try_strptime(ts, '%Y-%m-%dT%H:%M:%SZ') is null",
-         "'ts is not an ISO 8601 UTC time: ' || f.ts::varchar"),
+         "'ts is not an ISO 8601 UTC time: ' || ts_json::varchar"),
     ],
     "set_aside": "spotify_track_uri is null",
     "columns": f"""regexp_extract(spotify_track_uri, '{TRACK_URI}', 1) as track_id,
@@ -86,7 +75,7 @@ ACCOUNT = {
         ("coalesce(trim(artistName), '') = '' or coalesce(trim(trackName), '') = ''",
          "'artistName or trackName is missing'"),
         ("try_strptime(endTime, '%Y-%m-%d %H:%M') is null",
-         "'endTime is not a YYYY-MM-DD HH.MM time: ' || coalesce(f.endTime::varchar, 'missing')"),
+         "'endTime is not a YYYY-MM-DD HH.MM time: ' || coalesce(endTime_json::varchar, 'missing')"),
     ],
     "set_aside": "false",
     "columns": """'name:' || sha256(lower(trim(artistName)) || chr(31) || lower(trim(trackName)))[1:22] as track_id,
@@ -96,73 +85,112 @@ ACCOUNT = {
         artistName as artist_name""",
 }
 FORMATS = {"extended": EXTENDED, "account": ACCOUNT}
-READ_RECORDS = "read_json(?, format='array', records=false, columns={'json': 'JSON'})"
+
+WHOLE_RECORDS = ("select row_number() over () - 1 as record_no, json as rec "
+                 "from read_json($path, format='array', records=false, columns={'json': 'JSON'})")
 
 
 def count_records(con: duckdb.DuckDBPyConnection, path: str) -> int:
     """Records in a file that is counted but not landed (videos, podcasts); raises if unreadable."""
-    return con.execute(f"select count(*) from {READ_RECORDS}", [path]).fetchone()[0]
+    return con.execute(f"select count(*) from ({WHOLE_RECORDS})", {"path": path}).fetchone()[0]
 
 
 def _field_columns(fields: dict[str, str]) -> str:
     """Per field: its JSON type and its value as a SQL type (null if it does not cast)."""
     columns = []
     for name, kind in fields.items():
-        value = f"f.{name} ->> '$'" if kind == "string" else f"try_cast(f.{name}::varchar as {SQL_TYPES[kind]})"
-        columns.append(f"json_type(f.{name}) as {name}_type, {value} as {name}")
+        value = f"{name}_json ->> '$'" if kind == "string" else f"try_cast({name}_json::varchar as {SQL_TYPES[kind]})"
+        columns.append(f"json_type({name}_json) as {name}_type, {value} as {name}")
     return ",\n".join(columns)
 
 
-def parse_file(con: duckdb.DuckDBPyConnection, path: str, kind: str, display_name: str,
-               listener_id: str) -> ParsedFile:
-    """Check every record of one file; raises duckdb.Error if the file is not a readable JSON array."""
-    fmt = FORMATS[kind]
-    struct = "{" + ", ".join(f'"{name}": "JSON"' for name in fmt["fields"]) + "}"
+def _objects_fast(fields: dict[str, str]) -> str:
+    """Each field straight from `read_json`, as JSON; fails on a record that is not an object."""
+    types = "{" + ", ".join(f"'{name}': 'JSON'" for name in fields) + "}"
+    picked = ", ".join(f'"{name}" as {name}_json' for name in fields)
+    return (f"select row_number() over () - 1 as record_no, {picked} "
+            f"from read_json($path, format='array', columns={types})")
+
+
+def _objects_of_whole_records(fields: dict[str, str]) -> str:
+    """The same columns from whole records, skipping those that are not objects (slower)."""
+    struct = "{" + ", ".join(f'"{name}": "JSON"' for name in fields) + "}"
+    picked = ", ".join(f"f.{name} as {name}_json" for name in fields)
+    return (f"select record_no, {picked} from (select record_no, json_transform(rec, '{struct}') as f "
+            f"from ({WHOLE_RECORDS}) where json_type(rec) = 'OBJECT')")
+
+
+def _checked(fmt: dict, objects: str, not_objects: str | None) -> str:
+    """The query that checks every record; parameters $path (the file) and $name (as shown)."""
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in fmt["checks"]) + " end"
-    private = "{" + ", ".join(f'"{name}": null' for name in PRIVATE_FIELDS) + "}"
-    con.execute(
-        f"""
-        create or replace temp table export_records as
-        with records as (
-            select row_number() over () - 1 as record_no, json as rec from {READ_RECORDS}
-        ), fields as (
-            select record_no, rec::varchar as rec, f, {_field_columns(fmt['fields'])}
-            from (select record_no, rec, json_transform(rec, '{struct}') as f
-                  from records where json_type(rec) = 'OBJECT')
-        ), checked as (
-            select *, {reason} as reason from fields
+    payload = "json_object(" + ", ".join(f"'{name}', {name}_json" for name in fmt["fields"]) + ")::varchar"
+    sql = f"""
+        with checked as (
+            select *, {reason} as reason
+            from (select *, {_field_columns(fmt['fields'])} from ({objects}))
         )
-        select record_no, reason, reason is null and ({fmt['set_aside']}) as set_aside, {fmt['columns']},
-               case when reason is not null then json_merge_patch(rec, '{private}') end as payload
+        select record_no, case when reason is not null then $name || ' record #' || record_no end as record_ref,
+               reason, reason is null and ({fmt['set_aside']}) as set_aside, {fmt['columns']},
+               case when reason is not null then {payload} end as payload
         from checked
+        """
+    if not_objects:
+        sql += f"""
         union all by name
-        select record_no, 'record is not an object: ' || coalesce(rec::varchar, 'null') as reason,
+        select record_no, $name || ' record #' || record_no as record_ref,
+               'record is not an object: ' || coalesce(rec::varchar, 'null') as reason,
                false as set_aside, rec::varchar as payload
-        from records where json_type(rec) is distinct from 'OBJECT'
-        """,
-        [path],
-    )
+        from ({not_objects}) where json_type(rec) is distinct from 'OBJECT'
+        """
+    return sql
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, path: str, kind: str, display_name: str, table: str) -> int:
+    """Check every record of one file into a new `table` (one row per record, with its number);
+    return the record count. Raises duckdb.Error if the file is not a readable JSON array."""
+    fmt = FORMATS[kind]
+    params = {"path": path, "name": display_name}
+    try:
+        sql = _checked(fmt, _objects_fast(fmt["fields"]), None)
+        return con.execute(f"create table {table} as {sql}", params).fetchone()[0]
+    except duckdb.Error:
+        # a record that is not an object (or a file that is not JSON) stops the fast read
+        sql = _checked(fmt, _objects_of_whole_records(fmt["fields"]), WHOLE_RECORDS)
+        return con.execute(f"create table {table} as {sql}", params).fetchone()[0]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: str, tables: list[str],
+                     set_aside: int = 0, note: str | None = None) -> tuple[RawBatch, dict[str, int]]:
+    """One batch from the staged records of several files (`tables`, in import order), and rejects
+    by reason. Plays stay in DuckDB (a relation); a track's names come from its first record."""
+    if not tables:
+        return RawBatch(source, listener_id, set_aside=set_aside, note=note), {}
+    # the batch order: files in import order, records in file order
+    records = " union all ".join(f"select ({n}::bigint << 32) + record_no as seq, * from {table}"
+                                 for n, table in enumerate(tables))
     valid = "reason is null and not set_aside"
-    plays = con.execute(
-        f"""select ?::varchar as listener_id, track_id, played_at, ms_played, skipped, reason_start, reason_end,
-                   shuffle, null::varchar as context_uri, platform
-            from export_records where {valid} order by record_no""",
-        [listener_id],
-    ).fetch_arrow_table().cast(PLAY_SCHEMA)
+    plays = con.sql(
+        f"""select {_literal(listener_id)} as listener_id, track_id, played_at, ms_played, skipped, reason_start, reason_end, shuffle, null::varchar as context_uri, platform,
+                   seq as record_no
+            from ({records}) where {valid}""")
     tracks = con.execute(
-        f"""select track_id, arg_min(track_name, record_no) as track_name, null::varchar as album_id,
-                   arg_min(album_name, record_no) as album_name, null::varchar as album_image_url,
+        f"""select track_id, arg_min(track_name, seq) as track_name, null::varchar as album_id,
+                   arg_min(album_name, seq) as album_name, null::varchar as album_image_url,
                    null::bigint as duration_ms, null::varchar[] as artist_ids,
-                   arg_min(case when artist_name <> '' then [artist_name] end, record_no) as artist_names
-            from export_records where {valid} group by track_id"""
-    ).fetch_arrow_table().cast(TRACK_SCHEMA)
+                   arg_min(case when artist_name <> '' then [artist_name] end, seq) as artist_names
+            from ({records}) where {valid} group by track_id"""
+    ).to_arrow_table().cast(TRACK_SCHEMA)
     rejected = con.execute(
-        """select ? || ' record #' || record_no as record_ref, reason, left(payload, 2000) as payload
-           from export_records where reason is not null order by record_no""",
-        [display_name],
-    ).fetch_arrow_table().cast(REJECT_SCHEMA)
-    set_aside = con.execute("select count(*) from export_records where set_aside").fetchone()[0]
-    reasons = dict(con.execute("select split_part(reason, ':', 1), count(*) from export_records "
+        f"""select record_ref, reason, left(payload, 2000) as payload
+            from ({records}) where reason is not null order by seq"""
+    ).to_arrow_table().cast(REJECT_SCHEMA)
+    set_aside += con.execute(f"select count(*) from ({records}) where set_aside").fetchone()[0]
+    reasons = dict(con.execute(f"select split_part(reason, ':', 1), count(*) from ({records}) "
                                "where reason is not null group by 1").fetchall())
-    con.execute("drop table export_records")
-    return ParsedFile(plays, tracks, rejected, set_aside, reasons)
+    batch = RawBatch(source, listener_id, plays=plays, tracks=tracks, rejected=rejected, set_aside=set_aside,
+                     note=note)
+    return batch, reasons

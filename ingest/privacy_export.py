@@ -11,9 +11,11 @@ Takes the zip Spotify sends, the folder inside it, or single files. Two formats:
   (`name:<hash of artist and track>`); dbt resolves it to a real track with the same
   name and artist once one is known (`int_plays__track_resolved`).
 
-Each file lands as one batch (one transaction): a file that cannot be read (invalid or
-truncated JSON, not UTF-8, not a list of records, empty) loads nothing and is reported by
-name; bad records of a readable file are rejected one by one, naming file and record.
+Files are checked one by one: a file that cannot be read (invalid or truncated JSON, not
+UTF-8, not a list of records, empty) loads nothing and is reported by name; bad records of
+a readable file are rejected one by one, naming file and record. Readable files land
+together, a batch (one transaction) per half a million records, so a crash mid-import
+leaves whole batches behind and the next import adds the rest.
 IP addresses, user agents, user names and countries are never stored.
 """
 
@@ -33,8 +35,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.export_records import count_records, parse_file
-from warehouse.loaders import LoadReport, RawBatch, load_batch
+from ingest.export_records import count_records, records_to_batch, stage_file
+from warehouse.loaders import LoadReport, load_batch
 
 EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
 VIDEO = re.compile(r"^Streaming_History_Video_.*\.json$")
@@ -43,6 +45,9 @@ ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
 
 
 PARSERS = 2  # files parsed at once; each holds one file's records in memory
+# Records landed per transaction: large enough that the insert is cheap per record, small
+# enough that a ten-year export never sits in memory at once.
+CHUNK_RECORDS = 1_000_000
 
 
 class ImportFileError(ValueError):
@@ -141,59 +146,106 @@ def _diagnose(name: str, data: bytes) -> str | None:
     return None
 
 
-def file_batch(con: duckdb.DuckDBPyConnection, file: ExportFile, path: Path,
-               listener_id: str) -> tuple[RawBatch, dict[str, int]]:
-    """Parse one file into a batch; raise ImportFileError if the file as a whole is unreadable."""
+STAGING = "export_staging"  # an in-memory database beside the warehouse, shared by the parsing threads
+
+
+@dataclass
+class ParsedFile:
+    source: str                    # extended_history | account_data
+    table: str | None              # the staged, checked records (None for a file only counted)
+    set_aside: int = 0             # records of a file set aside whole (videos, podcasts)
+    records: int = 0
+
+
+def parse_export_file(con: duckdb.DuckDBPyConnection, file: ExportFile, path: Path, table: str) -> ParsedFile:
+    """Check one file's records into `table`; raise ImportFileError if the file as a whole is unreadable."""
     source = "account_data" if file.kind in ("account", "podcast") else "extended_history"
     size = path.stat().st_size
     if size == 0 or (size < 1024 and not path.read_bytes().strip()):
         raise ImportFileError(f"{file.name}: empty file")
     try:
         if file.kind in ("video", "podcast"):
-            return RawBatch(source, listener_id, set_aside=count_records(con, str(path))), {}
-        parsed = parse_file(con, str(path), file.kind, file.name, listener_id)
+            return ParsedFile(source, None, set_aside=count_records(con, str(path)))
+        return ParsedFile(source, table, records=stage_file(con, str(path), file.kind, file.name, table))
     except duckdb.Error as exc:
         raise ImportFileError(_diagnose(file.name, path.read_bytes()) or f"{file.name}: {exc}") from None
-    batch = RawBatch(source, listener_id, plays=parsed.plays, tracks=parsed.tracks, rejected=parsed.rejected,
-                     set_aside=parsed.set_aside)
-    return batch, parsed.reasons
+
+
+@dataclass
+class _Chunk:
+    """Parsed files of one source waiting to land together."""
+    files: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    records: int = 0
+    set_aside: int = 0
+
+    def add(self, name: str, parsed: ParsedFile) -> None:
+        self.files.append(name)
+        self.set_aside += parsed.set_aside
+        self.records += parsed.records
+        if parsed.table:
+            self.tables.append(parsed.table)
+
+
+def _land(con: duckdb.DuckDBPyConnection, source: str, chunk: _Chunk, listener_id: str,
+          report: ImportReport) -> None:
+    note = f"{len(chunk.files)} file(s): " + ", ".join(chunk.files)
+    batch, reasons = records_to_batch(con, source, listener_id, chunk.tables, chunk.set_aside, note)
+    report.add(load_batch(con, batch), reasons)
+    for table in chunk.tables:
+        con.execute(f"drop table {table}")
 
 
 def import_export(con: duckdb.DuckDBPyConnection, path: Path, listener_id: str,
                   progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
     """Land every play of an export for one listener; duplicate files and re-imports add nothing.
-    Files are parsed two at a time (DuckDB works outside the GIL) and loaded one by one, in order."""
+    Files are checked two at a time (DuckDB works outside the GIL) into staging tables while
+    the main thread lands them, in order, a batch (one transaction) per CHUNK_RECORDS records
+    of one source."""
     report = ImportReport()
     files = list(discover(path, report.skipped_files))
     seen = _SeenFiles()
-    with tempfile.TemporaryDirectory(prefix="spotify-brain-import-") as scratch:
-        todo = []
-        for number, file in enumerate(files, start=1):
-            local = file.local_path(Path(scratch) / f"{number}.json")
-            same_as = seen.same_as(file.name, local)
-            if same_as:
-                report.skipped_files[file.name] = f"same content as {same_as}"
-            else:
-                todo.append((file, local))
-
-        def parse(item: tuple[ExportFile, Path]):
-            try:
-                return file_batch(con.cursor(), item[0], item[1], listener_id)
-            except ImportFileError as exc:
-                return exc
-
-        with ThreadPoolExecutor(max_workers=PARSERS) as pool:
-            for number, ((file, _), parsed) in enumerate(zip(todo, _ordered(pool, parse, todo)), start=1):
-                if progress:
-                    progress(number, len(todo), file.name)
-                if isinstance(parsed, ImportFileError):
-                    report.failed_files[file.name] = str(parsed)
-                    continue
-                batch, reasons = parsed
-                report.files_read += 1
-                report.add(load_batch(con, batch), reasons)
+    con.execute(f"attach if not exists ':memory:' as {STAGING}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="spotify-brain-import-") as scratch:
+            todo = []
+            for number, file in enumerate(files, start=1):
+                local = file.local_path(Path(scratch) / f"{number}.json")
+                same_as = seen.same_as(file.name, local)
+                if same_as:
+                    report.skipped_files[file.name] = f"same content as {same_as}"
+                else:
+                    todo.append((file, local, f"{STAGING}.file_{number}"))
+            _land_all(con, todo, listener_id, report, progress)
+    finally:
+        con.execute(f"detach database if exists {STAGING}")
     report.unresolved_tracks = unresolved_name_tracks(con, listener_id)
     return report
+
+
+def _land_all(con: duckdb.DuckDBPyConnection, todo: list[tuple[ExportFile, Path, str]], listener_id: str,
+              report: ImportReport, progress: Callable[[int, int, str], None] | None) -> None:
+    def parse(item: tuple[ExportFile, Path, str]) -> ParsedFile | ImportFileError:
+        try:
+            return parse_export_file(con.cursor(), *item)
+        except ImportFileError as exc:
+            return exc
+
+    chunks: dict[str, _Chunk] = {}
+    with ThreadPoolExecutor(max_workers=PARSERS) as pool:
+        for number, ((file, _, _), parsed) in enumerate(zip(todo, _ordered(pool, parse, todo)), start=1):
+            if progress:
+                progress(number, len(todo), file.name)
+            if isinstance(parsed, ImportFileError):
+                report.failed_files[file.name] = str(parsed)
+                continue
+            report.files_read += 1
+            chunk = chunks.setdefault(parsed.source, _Chunk())
+            chunk.add(file.name, parsed)
+            if chunk.records >= CHUNK_RECORDS:
+                _land(con, parsed.source, chunks.pop(parsed.source), listener_id, report)
+    for source, chunk in chunks.items():
+        _land(con, source, chunk, listener_id, report)
 
 
 def _ordered(pool: ThreadPoolExecutor, work: Callable, items: list) -> Iterator:

@@ -45,6 +45,19 @@ def test_repeats_inside_a_batch_land_once(con):
     assert (report.plays_inserted, report.plays_duplicate) == (2, 1)
 
 
+def test_plays_as_a_relation_keep_their_own_order_and_land_once(con):
+    # how the privacy-export import hands plays over: a DuckDB relation with record_no
+    plays = con.sql("""select 'l1' as listener_id, 't1' as track_id, timestamp '2026-01-01 10:00:00' as played_at,
+                              ms as ms_played, null::boolean as skipped, null as reason_start, null as reason_end,
+                              null::boolean as shuffle, null as context_uri, null as platform, record_no
+                       from (values (7, 111), (3, 333), (5, 555)) v(record_no, ms)""")
+    report = load_batch(con, RawBatch(source="extended_history", listener_id="l1", plays=plays))
+    assert (report.records_read, report.plays_inserted, report.plays_duplicate) == (3, 1, 2)
+    assert con.execute("select ms_played from raw.plays").fetchall() == [(333,)]  # record_no 3 came first
+    again = load_batch(con, RawBatch(source="extended_history", listener_id="l1", plays=plays))
+    assert (again.plays_inserted, again.plays_duplicate) == (0, 3)
+
+
 def test_bad_records_are_rejected_with_reason_and_the_rest_loads(con):
     plays = [_play(), _play(track=None), _play("t3", at=None), _play("t4", ms=-5)]
     report = load_batch(con, RawBatch(source="demo", listener_id="l1", plays=plays))

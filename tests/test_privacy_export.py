@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import ingest.export_records as export_records
 from ingest.privacy_export import import_export
 from orchestration.cli import main
 from helpers import dbt
@@ -157,3 +158,36 @@ def test_records_of_the_wrong_shape_are_rejected_by_name_and_the_rest_load(con, 
     assert [r[0].rsplit(" ", 1)[-1] for r in rows] == [f"#{n}" for n in range(1, 10)]
     assert all(r[0].startswith(str(path)) for r in rows)
     assert "203.0.113.9" not in str(rows) and '"yes"' in rows[3][1]
+
+
+def test_the_fast_read_and_the_whole_record_read_check_alike(tmp_path, monkeypatch):
+    # Files whose records are all objects take the fast read; one scalar record sends a file
+    # through whole-record parsing. Both must judge every record the same way.
+    good = {"ts": "2024-05-01T10:00:00Z", "ms_played": 180000, "spotify_track_uri": "spotify:track:" + "b" * 22,
+            "master_metadata_track_name": "Caf\u00e9 \"Tune\"", "master_metadata_album_artist_name": "Band",
+            "skipped": None, "shuffle": True, "ip_addr": "203.0.113.9"}
+    records = [good, {**good, "skipped": "yes"}, {**good, "ms_played": 1.5}, {**good, "ms_played": None},
+               {**good, "master_metadata_track_name": 5}, {**good, "ts": {"at": 1}}, {"ts": "2024-05-01T11:00:00Z"},
+               {**good, "spotify_track_uri": None, "spotify_episode_uri": "spotify:episode:x"}, {}]
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as staging")
+    objects = tmp_path / "objects.json"
+    objects.write_text(json.dumps(records))
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps(records + [7]))
+    whole_record_read = export_records._objects_of_whole_records
+    with monkeypatch.context() as patched:  # the first file must not need the whole-record read
+        patched.setattr(export_records, "_objects_of_whole_records", lambda fields: pytest.fail("fast read failed"))
+        export_records.stage_file(con, str(objects), "extended", "f", "staging.fast")
+    assert export_records._objects_of_whole_records is whole_record_read
+    export_records.stage_file(con, str(mixed), "extended", "f", "staging.whole")
+    fast = con.execute("select * from staging.fast order by record_no").fetchall()
+    whole = con.execute("select * from staging.whole order by record_no").fetchall()
+    assert fast == whole[:len(records)] and whole[-1][2].startswith("record is not an object")
+    reasons = [row[2] and row[2].split(":")[0] for row in fast]
+    assert reasons == [None, "skipped has type varchar, expected boolean", "ms_played is not a non-negative integer",
+                       "ms_played is not a non-negative integer", "master_metadata_track_name has type ubigint, "
+                       "expected string", "ts has type object, expected string",
+                       "ms_played is not a non-negative integer", None, "ms_played is not a non-negative integer"]
+    assert fast[0][12] == 'Café "Tune"' and fast[7][3]  # names unescaped; the episode set aside
+    assert "203.0.113.9" not in str(fast)

@@ -61,11 +61,13 @@ LISTENER_SCHEMA = pa.schema(
 @dataclass
 class RawBatch:
     """Raw records from one source for one listener, in the shape of the `raw.*` tables:
-    lists of dicts, or Arrow tables with the schemas above (a parser in DuckDB hands those)."""
+    lists of dicts, or Arrow tables with the schemas above. Plays may also be a DuckDB
+    relation on the loading connection with the PLAY_SCHEMA columns and `record_no` (the
+    batch order), so a parser working in DuckDB hands them over without a copy."""
 
     source: str
     listener_id: str
-    plays: list[dict] | pa.Table = field(default_factory=list)
+    plays: list[dict] | pa.Table | duckdb.DuckDBPyRelation = field(default_factory=list)
     tracks: list[dict] | pa.Table = field(default_factory=list)
     artists: list[dict] = field(default_factory=list)
     audio_features: list[dict] = field(default_factory=list)
@@ -106,8 +108,9 @@ def latest_played_at_ms(con: duckdb.DuckDBPyConnection, listener_id: str) -> int
 
 
 @contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
-    """Expose an Arrow table to SQL under `name` for the duration of the block."""
+def _registered(con: duckdb.DuckDBPyConnection, name: str,
+                table: pa.Table | duckdb.DuckDBPyRelation) -> Iterator[None]:
+    """Expose an Arrow table or a relation to SQL under `name` for the duration of the block."""
     con.register(name, table)
     try:
         yield
@@ -126,6 +129,14 @@ def ensure_listener(con: duckdb.DuckDBPyConnection, listener_id: str, display_na
 
 def _arrow(rows: list[dict] | pa.Table, schema: pa.Schema) -> pa.Table:
     return rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+
+
+def _numbered_plays(plays: list[dict] | pa.Table | duckdb.DuckDBPyRelation) -> pa.Table | duckdb.DuckDBPyRelation:
+    """Plays with `record_no`, their order in the batch (the first of in-batch repeats wins)."""
+    if isinstance(plays, duckdb.DuckDBPyRelation):
+        return plays
+    table = _arrow(plays, PLAY_SCHEMA)
+    return table.append_column("record_no", pa.array(range(len(table)), pa.int64()))
 
 
 def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, extra: dict,
@@ -156,10 +167,17 @@ def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
     """Land a batch in one transaction and record it in `raw.ingest_runs`."""
+    with _registered(con, "plays", _numbered_plays(batch.plays)):
+        plays_read = con.execute("select count(*) from plays").fetchone()[0]
+        return _load_registered(con, batch, plays_read)
+
+
+def _load_registered(con: duckdb.DuckDBPyConnection, batch: RawBatch, plays_read: int) -> LoadReport:
     run_id = f"{batch.source}-{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     started = _utcnow()
     cursor_before = latest_played_at_ms(con, batch.listener_id)
     provenance = {"source": batch.source, "ingest_run_id": run_id, "loaded_at": started}
+    records_read = plays_read + len(batch.rejected) + batch.set_aside
     con.execute("begin transaction")
     try:
         if batch.listeners:
@@ -176,33 +194,28 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
             con, "raw.audio_features", "track_id", batch.audio_features, FEATURE_SCHEMA,
             {"provider": batch.feature_provider, "ingest_run_id": run_id, "loaded_at": started},
         )
-        plays = _arrow(batch.plays, PLAY_SCHEMA)
-        plays = plays.append_column("record_no", pa.array(range(len(batch.plays)), pa.int64()))
-        with _registered(con, "plays", plays):
-            rejected_here = _reject_bad_plays(con, batch.source, run_id, started)
-            inserted = _insert_new_plays(con, batch.source, run_id, started)
+        rejected_here = _reject_bad_plays(con, batch.source, run_id, started)
+        inserted = _insert_new_plays(con, batch.source, run_id, started)
         with _registered(con, "rejected", _arrow(batch.rejected, REJECT_SCHEMA)):
             con.execute("insert into raw.rejected_records select ?, ?, record_ref, reason, payload, ? from rejected",
                         [run_id, batch.source, started])
-        cursor_after = latest_played_at_ms(con, batch.listener_id)
         report = LoadReport(
             ingest_run_id=run_id,
             listener_id=batch.listener_id,
             source=batch.source,
-            records_read=len(batch.plays) + len(batch.rejected) + batch.set_aside,
+            records_read=records_read,
             plays_inserted=inserted,
-            plays_duplicate=len(batch.plays) - inserted - rejected_here,
+            plays_duplicate=plays_read - inserted - rejected_here,
             records_rejected=rejected_here + len(batch.rejected),
             records_set_aside=batch.set_aside,
             cursor_before=cursor_before,
-            cursor_after=cursor_after,
+            cursor_after=latest_played_at_ms(con, batch.listener_id),
         )
         _record_run(con, report, started, "success", batch.note)
         con.execute("commit")
     except Exception as exc:
         con.execute("rollback")
-        failed = LoadReport(run_id, batch.listener_id, batch.source,
-                            len(batch.plays) + len(batch.rejected) + batch.set_aside, 0, 0, 0, 0,
+        failed = LoadReport(run_id, batch.listener_id, batch.source, records_read, 0, 0, 0, 0,
                             cursor_before, cursor_before)
         _record_run(con, failed, started, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -221,10 +234,11 @@ def record_stopped_run(con: duckdb.DuckDBPyConnection, listener_id: str, source:
 
 def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> int:
     """Insert the registered `plays` not stored yet (the first of in-batch repeats); return the count."""
+    columns = ", ".join(PLAY_SCHEMA.names)
     inserted = con.execute(
-        """
-        insert into raw.plays
-        select p.* exclude (record_no), ?, ?, ? from plays p
+        f"""
+        insert into raw.plays ({columns}, source, ingest_run_id, loaded_at)
+        select {columns}, ?, ?, ? from plays p
         where p.listener_id is not null and p.track_id is not null
           and p.played_at is not null and p.ms_played >= 0
           and not exists (

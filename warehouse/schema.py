@@ -37,6 +37,9 @@ create table if not exists raw.ingest_runs (
     message          varchar
 );
 
+-- One row per (listener_id, track_id, played_at). No primary key: its index made a
+-- million-play import twice as slow. The loader (warehouse/loaders.py, the only writer)
+-- inserts only keys not stored yet, and a dbt test on the source checks it.
 create table if not exists raw.plays (
     listener_id   varchar not null,
     track_id      varchar not null,
@@ -50,8 +53,7 @@ create table if not exists raw.plays (
     platform      varchar,
     source        varchar not null,
     ingest_run_id varchar not null,
-    loaded_at     timestamp not null,
-    primary key (listener_id, track_id, played_at)
+    loaded_at     timestamp not null
 );
 
 create table if not exists raw.tracks (
