@@ -14,9 +14,9 @@ Takes the zip Spotify sends, the folder inside it, or single files. Two formats:
 Files are checked one by one: a file that cannot be read (invalid or truncated JSON, not
 UTF-8, not a list of records, empty) loads nothing and is reported by name; bad records of
 a readable file are rejected one by one, naming file and record. Readable files land
-together, a batch (one transaction) per half a million records, so a crash mid-import
+together, a batch (one transaction) per CHUNK_RECORDS records, so a crash mid-import
 leaves whole batches behind and the next import adds the rest.
-IP addresses, user agents, user names and countries are never stored.
+IP addresses, user agents, user names and countries are never read, so never stored.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ ACCOUNT_PODCAST = re.compile(r"^StreamingHistory_podcast_.*\.json$")
 ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
 
 
-PARSERS = 2  # files parsed at once; each holds one file's records in memory
+PARSERS = 2  # files checked at once; each staged file holds its records in memory until it lands
 # Records landed per transaction: large enough that the insert is cheap per record, small
 # enough that a ten-year export never sits in memory at once.
 CHUNK_RECORDS = 1_000_000

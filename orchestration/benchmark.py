@@ -183,6 +183,31 @@ def measure_import(folder: Path, repeats: int = 3) -> dict:
             "runs_s": times, "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
+def measure_import_into_one_warehouse(folder: Path, listeners: int) -> dict:
+    """The same export imported once per listener into one warehouse: an import into a warehouse
+    that already holds millions of plays, and the memory a ten-million-play import needs."""
+    import duckdb
+
+    from ingest.privacy_export import import_export
+    from warehouse.loaders import ensure_listener
+    from warehouse.schema import ensure_schema
+
+    warehouse = folder / "many.duckdb"
+    con = duckdb.connect(str(warehouse))
+    ensure_schema(con)
+    seconds, inserted = [], 0
+    for number in range(listeners):
+        ensure_listener(con, f"bench-{number}", "Bench", "UTC", "bench")
+        started = time.perf_counter()
+        inserted += import_export(con, folder, f"bench-{number}").plays_inserted
+        seconds.append(round(time.perf_counter() - started, 2))
+    con.close()
+    warehouse.unlink()
+    return {"listeners": listeners, "plays_inserted": inserted, "import_s": round(sum(seconds), 1),
+            "first_import_s": seconds[0], "last_import_s": seconds[-1],
+            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def _in_subprocess(*args: str) -> dict:
     out = subprocess.run([sys.executable, "-m", "orchestration.benchmark", *args], capture_output=True, text=True)
     if out.returncode:
@@ -191,9 +216,10 @@ def _in_subprocess(*args: str) -> dict:
 
 
 def run_benchmark(days: int, scales: list[int], json_path: str, import_records: int, listeners: int = 1,
-                  refresh_plays: int = 50) -> dict:
+                  refresh_plays: int = 50, import_listeners: int = 1) -> dict:
     """Every stage at each history size (days x scale, per listener), each in its own process;
-    then the privacy-export import. Writes one JSON document and prints a table."""
+    then the privacy-export import (and, with import_listeners > 1, that export imported for
+    that many listeners into one warehouse). Writes one JSON document and prints a table."""
     results = []
     for scale in scales:
         with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
@@ -204,6 +230,8 @@ def run_benchmark(days: int, scales: list[int], json_path: str, import_records: 
         with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
             _in_subprocess("write-export", str(import_records), folder)
             imported = _in_subprocess("import", folder)
+            if import_listeners > 1:
+                imported["into_one_warehouse"] = _in_subprocess("import-many", folder, str(import_listeners))
     report = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system()},
               "runs": results, "privacy_export_import": imported}
     by_scale = {run["scale"]: run for run in results}
@@ -265,6 +293,8 @@ def _main(mode: str, *args: str) -> dict:
         return measure_one(int(args[0]), Path(args[1]), listeners=int(args[2]), refresh_plays=int(args[3]))
     if mode == "write-export":
         return {"files": len(write_extended_history(Path(args[1]), int(args[0])))}
+    if mode == "import-many":
+        return measure_import_into_one_warehouse(Path(args[0]), int(args[1]))
     return measure_import(Path(args[0]))
 
 

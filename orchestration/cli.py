@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--scale", type=int, nargs="+", default=[1, 10], help="history sizes, in multiples of --days")
     bench.add_argument("--import-records", type=int, default=1_000_000,
                        help="extended-history records for the import benchmark (0: skip it)")
+    bench.add_argument("--import-listeners", type=int, default=1,
+                       help="also import the generated export once per listener into one warehouse")
     bench.add_argument("--listeners", type=int, default=1, help="demo listeners, each with the full history")
     bench.add_argument("--refresh-plays", type=int, default=50, help="new plays for the timed refresh (0: skip it)")
     bench.add_argument("--json", default="bench_results.json", help="where to write the figures as JSON")
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.benchmark import run_benchmark
 
     run_benchmark(days=args.days, scales=args.scale, json_path=args.json, import_records=args.import_records,
-                  listeners=args.listeners, refresh_plays=args.refresh_plays)
+                  listeners=args.listeners, refresh_plays=args.refresh_plays, import_listeners=args.import_listeners)
     return 0
 
 

@@ -45,3 +45,32 @@ where built.listener_id = rebuild.listener_id and built.hour_start_utc >= rebuil
 select 1
 {%- endif -%}
 {%- endmacro %}
+
+{% macro delete_changed_training_hours() -%}
+{#- pre_hook of ml_session_start_training, which is built less often than the hourly grid
+    (only when models are retrained), so it compares itself with fct_listening_hours instead of
+    using int_plays__rebuild_from: per listener, it drops every row from the first hour that is
+    new, gone, or has other session starts or another local time. A table built before the
+    sessions_started column existed is dropped whole. -#}
+{%- if is_incremental() -%}
+{%- if 'sessions_started' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+delete from {{ this }}
+{%- else -%}
+delete from {{ this }} as built
+using (
+    select coalesce(grid.listener_id, stored.listener_id) as listener_id,
+           min(coalesce(grid.hour_start_utc, stored.hour_start_utc)) as from_hour
+    from {{ ref('fct_listening_hours') }} as grid
+    full join {{ this }} as stored
+        on stored.listener_id = grid.listener_id and stored.hour_start_utc = grid.hour_start_utc
+    where grid.listener_id is null or stored.listener_id is null
+       or grid.sessions_started is distinct from stored.sessions_started
+       or grid.hour_start_local is distinct from stored.hour_start_local
+    group by 1
+) as changed
+where built.listener_id = changed.listener_id and built.hour_start_utc >= changed.from_hour
+{%- endif -%}
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}
