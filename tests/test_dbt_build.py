@@ -6,6 +6,8 @@ import duckdb
 import pytest
 
 from helpers import dbt
+from ingest.demo import generate_demo_batches
+from warehouse.loaders import load_batch
 
 
 @pytest.fixture
@@ -47,3 +49,26 @@ def test_session_training_rows_do_not_change_when_the_future_is_removed(built, t
     # the grid now ends at the last remaining play; every hour it still has must be unchanged
     assert after and after == before[: len(after)]
     assert len(after) > len(before) - 48
+
+
+def test_next_track_scoring_is_the_state_after_each_listeners_latest_play(demo_warehouse):
+    """The scoring model reads only each listener's last three plays; it must match the state the
+    full int_play_mood_states gives the latest play."""
+    con = duckdb.connect(str(demo_warehouse))
+    for batch in generate_demo_batches("second", "America/New_York", "Second", days=5):
+        load_batch(con, batch)
+    con.execute("insert into ml.mood_clusters select 'r', c, 'mood ' || c, 1, .5, .5, .5, .5, .5, .5 from range(4) t(c)")
+    con.execute("insert into ml.track_moods select track_id, hash(track_id) % 4, 'r' from raw.tracks")
+    con.close()
+    result = dbt(demo_warehouse, "build")
+    assert result.returncode == 0, result.stdout[-4000:]
+    con = duckdb.connect(str(demo_warehouse), read_only=True)
+    scoring = con.execute("select listener_id, as_of, prev_mood_1, prev_mood_2, prev_mood_3, prev_valence, "
+                          "plays_before_in_session from marts.ml_next_track_scoring order by listener_id").fetchall()
+    latest = con.execute("""
+        select listener_id, played_at, state_mood_1, state_mood_2, state_mood_3, valence, position_in_session
+        from intermediate.int_play_mood_states
+        qualify row_number() over (partition by listener_id order by started_at desc, played_at desc, track_id desc) = 1
+        order by listener_id""").fetchall()
+    assert scoring == latest and len(scoring) == 2
+    assert all(row[3] is not None and row[4] is not None for row in scoring)

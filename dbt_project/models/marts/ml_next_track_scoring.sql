@@ -1,8 +1,23 @@
 -- One row per listener: the state after the latest play, the input of the next-mood prediction.
 -- The next track is assumed to follow at once, in the same session and local hour.
-with latest as (
+with recent_plays as (
+    -- each listener's three latest plays: all the latest play's state needs
     select *
-    from {{ ref('int_play_mood_states') }}
+    from {{ ref('fct_plays') }}
+    where play_id in (
+        select unnest(max_by(play_id, (started_at, played_at, track_id), 3))
+        from {{ ref('fct_plays') }}
+        group by listener_id
+    )
+),
+
+states as (
+    {{ mood_states('recent_plays') }}
+),
+
+latest as (
+    select *
+    from states
     qualify row_number() over (partition by listener_id order by started_at desc, played_at desc, track_id desc) = 1
 )
 
