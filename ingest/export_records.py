@@ -138,8 +138,10 @@ def _checked(fmt: dict, objects: str, not_objects: str | None) -> str:
         sql += f"""
         union all by name
         select record_no, $name || ' record #' || record_no as record_ref,
-               'record is not an object: ' || coalesce(rec::varchar, 'null') as reason,
-               false as set_aside, rec::varchar as payload
+               'record is not an object: ' || lower(coalesce(json_type(rec), 'null')) as reason,
+               false as set_aside,
+               -- a list's items could be anything, private fields included: only scalars are kept
+               case when json_type(rec) <> 'ARRAY' then rec::varchar end as payload
         from ({not_objects}) where json_type(rec) is distinct from 'OBJECT'
         """
     return sql

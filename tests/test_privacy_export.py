@@ -143,7 +143,7 @@ def test_records_of_the_wrong_shape_are_rejected_by_name_and_the_rest_load(con, 
     good = {"ts": "2024-05-01T10:00:00Z", "ms_played": 180000, "spotify_track_uri": "spotify:track:" + "a" * 22,
             "master_metadata_track_name": "Song", "master_metadata_album_artist_name": "Band",
             "ip_addr": "203.0.113.9", "an_unknown_field": {"nested": [1, 2]}}
-    records = [good, [1, 2], "text", None, {**good, "skipped": "yes"}, {**good, "ms_played": 1.5},
+    records = [good, [1, {"ip_addr": "203.0.113.9"}], "text", None, {**good, "skipped": "yes"}, {**good, "ms_played": 1.5},
                {**good, "ms_played": 2**40}, {**good, "ts": "2024-05-01 10:00:00"},
                {**good, "spotify_track_uri": "spotify:track:short"}, {**good, "shuffle": 1}]
     path = tmp_path / "Streaming_History_Audio_2024.json"
@@ -158,6 +158,8 @@ def test_records_of_the_wrong_shape_are_rejected_by_name_and_the_rest_load(con, 
     assert [r[0].rsplit(" ", 1)[-1] for r in rows] == [f"#{n}" for n in range(1, 10)]
     assert all(r[0].startswith(str(path)) for r in rows)
     assert "203.0.113.9" not in str(rows) and '"yes"' in rows[3][1]
+    assert [row[1] for row in rows[:3]] == ["record is not an object: array", "record is not an object: varchar",
+                                           "record is not an object: null"]
 
 
 def test_the_fast_read_and_the_whole_record_read_check_alike(tmp_path, monkeypatch):
