@@ -193,3 +193,18 @@ def test_the_fast_read_and_the_whole_record_read_check_alike(tmp_path, monkeypat
                        "ms_played is not a non-negative integer", None, "ms_played is not a non-negative integer"]
     assert fast[0][12] == 'Café "Tune"' and fast[7][3]  # names unescaped; the episode set aside
     assert "203.0.113.9" not in str(fast)
+
+
+def test_an_import_in_several_batches_lands_what_one_batch_lands(con, tmp_path, monkeypatch):
+    whole = import_export(con, FIXTURES, "me")
+    in_one = con.execute("select * exclude (ingest_run_id, loaded_at) from raw.plays order by all").fetchall()
+    other = duckdb.connect(str(tmp_path / "batches.duckdb"))
+    ensure_schema(other)
+    ensure_listener(other, "me", "Me", "Europe/Berlin", "test")
+    monkeypatch.setattr("ingest.privacy_export.CHUNK_RECORDS", 2)  # a batch after every file
+    batched = import_export(other, FIXTURES, "me")
+    assert vars(batched) == vars(whole)
+    assert other.execute("select * exclude (ingest_run_id, loaded_at) from raw.plays order by all").fetchall() == in_one
+    runs = other.execute("select count(*), sum(records_read) from raw.ingest_runs").fetchone()
+    assert runs == (4, whole.records_read)  # one per file: no file is split, none is lost
+    other.close()
