@@ -13,6 +13,8 @@ In conditions, a field's name is its typed value, `<field>_type` its JSON type a
 
 from __future__ import annotations
 
+from collections import Counter
+
 import duckdb
 
 from warehouse.loaders import REJECT_SCHEMA, TRACK_SCHEMA, RawBatch
@@ -120,8 +122,10 @@ def _objects_of_whole_records(fields: dict[str, str]) -> str:
             f"from ({WHOLE_RECORDS}) where json_type(rec) = 'OBJECT')")
 
 
-def _checked(fmt: dict, objects: str, not_objects: str | None) -> str:
-    """The query that checks every record; parameters $path (the file) and $name (as shown)."""
+def _checked(fmt: dict, whole_records: bool) -> str:
+    """The query that checks every record; parameters $path (the file) and $name (as shown).
+    Fast: fields straight from read_json. Whole records: slower, but copes with non-objects."""
+    objects = (_objects_of_whole_records if whole_records else _objects_fast)(fmt["fields"])
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in fmt["checks"]) + " end"
     payload = "json_object(" + ", ".join(f"'{name}', {name}_json" for name in fmt["fields"]) + ")::varchar"
     sql = f"""
@@ -134,7 +138,7 @@ def _checked(fmt: dict, objects: str, not_objects: str | None) -> str:
                case when reason is not null then {payload} end as payload
         from checked
         """
-    if not_objects:
+    if whole_records:
         sql += f"""
         union all by name
         select record_no, $name || ' record #' || record_no as record_ref,
@@ -142,7 +146,7 @@ def _checked(fmt: dict, objects: str, not_objects: str | None) -> str:
                false as set_aside,
                -- a list's items could be anything, private fields included: only scalars are kept
                case when json_type(rec) <> 'ARRAY' then rec::varchar end as payload
-        from ({not_objects}) where json_type(rec) is distinct from 'OBJECT'
+        from ({WHOLE_RECORDS}) where json_type(rec) is distinct from 'OBJECT'
         """
     return sql
 
@@ -153,12 +157,10 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str, kind: str, display_nam
     fmt = FORMATS[kind]
     params = {"path": path, "name": display_name}
     try:
-        sql = _checked(fmt, _objects_fast(fmt["fields"]), None)
-        return con.execute(f"create table {table} as {sql}", params).fetchone()[0]
+        return con.execute(f"create table {table} as {_checked(fmt, False)}", params).fetchone()[0]
     except duckdb.Error:
         # a record that is not an object (or a file that is not JSON) stops the fast read
-        sql = _checked(fmt, _objects_of_whole_records(fmt["fields"]), WHOLE_RECORDS)
-        return con.execute(f"create table {table} as {sql}", params).fetchone()[0]
+        return con.execute(f"create table {table} as {_checked(fmt, True)}", params).fetchone()[0]
 
 
 def _literal(text: str) -> str:
@@ -166,7 +168,7 @@ def _literal(text: str) -> str:
 
 
 def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: str, tables: list[str],
-                     set_aside: int = 0, note: str | None = None) -> tuple[RawBatch, dict[str, int]]:
+                     set_aside: int = 0, note: str | None = None) -> tuple[RawBatch, Counter]:
     """One batch from the staged records of several files (`tables`, in import order), and rejects
     by reason. Plays stay in DuckDB (a relation); a track's names come from its first record."""
     if not tables:
@@ -176,8 +178,8 @@ def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: s
                                  for n, table in enumerate(tables))
     valid = "reason is null and not set_aside"
     plays = con.sql(
-        f"""select {_literal(listener_id)} as listener_id, track_id, played_at, ms_played, skipped, reason_start, reason_end, shuffle, null::varchar as context_uri, platform,
-                   seq as record_no
+        f"""select {_literal(listener_id)} as listener_id, track_id, played_at, ms_played, skipped,
+                   reason_start, reason_end, shuffle, null::varchar as context_uri, platform, seq as record_no
             from ({records}) where {valid}""")
     tracks = con.execute(
         f"""select track_id, arg_min(track_name, seq) as track_name, null::varchar as album_id,
@@ -191,8 +193,7 @@ def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: s
             from ({records}) where reason is not null order by seq"""
     ).to_arrow_table().cast(REJECT_SCHEMA)
     set_aside += con.execute(f"select count(*) from ({records}) where set_aside").fetchone()[0]
-    reasons = dict(con.execute(f"select split_part(reason, ':', 1), count(*) from ({records}) "
-                               "where reason is not null group by 1").fetchall())
+    reasons = Counter(reason.split(":", 1)[0] for reason in rejected["reason"].to_pylist())
     batch = RawBatch(source, listener_id, plays=plays, tracks=tracks, rejected=rejected, set_aside=set_aside,
                      note=note)
     return batch, reasons
