@@ -43,10 +43,9 @@ def run_job(job_name: str, settings: Settings) -> bool:
     """Prepare the dbt manifest, then execute a job of the code location in this process."""
     import dagster as dg
 
-    from orchestration.project import prepare_manifest
+    from orchestration.project import ensure_manifest
 
-    print("[spotify-brain] preparing the dbt manifest ...", flush=True)
-    prepare_manifest()
+    ensure_manifest(settings)
     from orchestration.definitions import defs  # imports need the manifest
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()

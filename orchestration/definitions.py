@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.dbt import dbt_core_models, dbt_mood_models
 from orchestration.assets.export import dashboard_data, website
@@ -12,7 +11,6 @@ from orchestration.assets.ml import (
     mood_clusters, next_mood_model, next_mood_predictions, session_start_model, session_start_predictions, track_moods,
 )
 from orchestration.jobs import full_retrain_job, refresh_job, schedules
-from orchestration.project import dbt_executable, dbt_project
 from warehouse.settings import load_settings
 
 defs = dg.Definitions(
@@ -20,5 +18,4 @@ defs = dg.Definitions(
             session_start_model, next_mood_predictions, session_start_predictions, dashboard_data, website],
     jobs=[full_retrain_job, refresh_job],
     schedules=schedules(load_settings().timezone),
-    resources={"dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())},
 )

@@ -13,6 +13,8 @@ from dagster_dbt import DbtProject
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # dbt models rebuilt only when the models are retrained (the refresh job leaves them alone)
 TRAINING_TABLES = ("ml_session_start_training", "ml_next_track_training")
+# what a change to invalidates the manifest
+DBT_SOURCES = (PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml")
 
 
 def dbt_executable() -> str:
@@ -25,8 +27,9 @@ def dbt_executable() -> str:
 def dbt_project() -> DbtProject:
     """dbt_project.yml and profiles.yml sit at the repo root; the manifest in target/.
 
-    The manifest is prepared by `make` / CI (`dbt parse`), by `spotify-brain` before it
-    loads the definitions, or by `dagster dev` (prepare_if_dev), never at plain import.
+    The manifest is prepared by `make` / CI (`dbt parse`), by `spotify-brain` when a project
+    file is newer than it (ensure_manifest), or by `dagster dev` (prepare_if_dev), never at
+    plain import.
     """
     os.environ.setdefault("DO_NOT_TRACK", "1")  # dbt must not phone home: there is no network
     project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
@@ -34,11 +37,26 @@ def dbt_project() -> DbtProject:
     return project
 
 
-def prepare_manifest() -> Path:
-    """Run `dbt parse` so the manifest matches the models on disk; return its path."""
-    from dagster_dbt import DbtCliResource
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for source in DBT_SOURCES:
+        files = source.rglob("*") if source.is_dir() else [source]
+        newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
+    return newest
 
-    project = dbt_project()
-    dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
-    dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
-    return project.manifest_path
+
+def manifest_is_stale(manifest: Path) -> bool:
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime()
+
+
+def ensure_manifest(settings) -> Path:
+    """Parse the project (in this process, partially when it can) only if a project file is
+    newer than the manifest; return the manifest's path."""
+    from orchestration.dbt_runner import dbt_environment, dbt_vars, parsed_project
+
+    manifest = PROJECT_ROOT / "target" / "manifest.json"
+    if manifest_is_stale(manifest):
+        dbt_environment(settings)
+        parsed_project(PROJECT_ROOT, str(settings.warehouse.resolve()), dbt_vars(settings),
+                       settings.duckdb_memory_limit)
+    return manifest

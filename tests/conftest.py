@@ -19,9 +19,13 @@ SMALL_DEMO_DAYS = 45
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """dbt's manifest, prepared once per test session (never at import)."""
-    from orchestration.project import prepare_manifest
+    from orchestration.project import PROJECT_ROOT
 
-    return prepare_manifest()
+    from helpers import dbt
+
+    result = dbt(PROJECT_ROOT / "warehouse" / "unused.duckdb", "parse", "--quiet")
+    assert result.returncode == 0, result.stdout
+    return PROJECT_ROOT / "target" / "manifest.json"
 
 
 def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:

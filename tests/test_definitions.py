@@ -53,8 +53,9 @@ def test_jobs_and_schedules(defs):
 
 
 def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):
-    from orchestration.assets.dbt import dbt_build_args
+    from orchestration.dbt_runner import dbt_build_args
 
     monkeypatch.setenv("SPOTIFY_BRAIN_SESSION_GAP_MINUTES", "45")
-    assert dbt_build_args(load_settings()) == ["build", "--vars", '{"session_gap_minutes": 45}',
-                                               "--indirect-selection", "cautious"]
+    assert dbt_build_args(load_settings(), ["--select", "fqn:*"]) == [
+        "build", "--select", "fqn:*", "--exclude", "test_type:unit", "--indirect-selection", "cautious",
+        "--vars", '{"session_gap_minutes": 45}']

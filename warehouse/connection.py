@@ -1,13 +1,20 @@
-"""Connections to the DuckDB warehouse file, one writer at a time.
+"""Connections to the DuckDB warehouse file, one writer at a time, readers never in the way for long.
 
-DuckDB lets only one process open a file read-write; a second one fails at once. So
-every writer first takes an exclusive lock on `<warehouse>.lock` and waits its turn
-(bounded by a timeout), and readers open the file read-only.
+DuckDB lets one process open a file read-write, and a process that holds it read-only (a
+`duckdb -readonly` session) keeps writers out too; a second opener fails at once. So:
+- every writer first takes an exclusive lock on `<warehouse>.lock` (writers queue there),
+  then opens the file, retrying while a reader holds it; both waits are bounded, and running
+  out of time is a WarehouseBusyError that says who holds the file and what to do;
+- readers open the file read-only and retry the same way while a writer holds it.
+dbt runs inside the writer's process on the writer's connection (orchestration/dbt_runner.py),
+so it never needs the file on its own, and a killed run leaves no child writing behind.
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,17 +22,36 @@ from pathlib import Path
 
 import duckdb
 
+RETRY_EVERY_S = 0.2
+
 
 class WarehouseBusyError(RuntimeError):
-    """Another process held the writer lock for longer than the timeout."""
+    """The warehouse stayed busy (another writer, or a reader holding the file) past the timeout."""
+
+
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+def _holder(message: str) -> str:
+    """Who holds the file, from DuckDB's message ('... is held in /usr/bin/duckdb (PID 123)')."""
+    found = re.search(r"held in (\S+) \(PID (\d+)\)", message)
+    return f"{Path(found.group(1)).name} (PID {found.group(2)})" if found else "another process"
+
+
+def private_folder(folder: Path) -> None:
+    """Create `folder` (and parents) readable by its owner only: it holds listening history."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 @contextmanager
 def writer_lock(warehouse: Path, timeout_s: float = 600.0) -> Iterator[None]:
-    """Hold the warehouse's single-writer lock (also around dbt, which opens the file itself)."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = warehouse.with_name(warehouse.name + ".lock")
-    with open(lock_path, "a+") as handle:
+    """Hold the warehouse's single-writer lock. flock is released by the kernel when the process
+    dies, so a killed run never leaves the warehouse locked."""
+    private_folder(warehouse.parent)
+    path = lock_path(warehouse)
+    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
+    with handle:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -34,22 +60,56 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise WarehouseBusyError(
-                        f"{warehouse}: another process has been writing for over {timeout_s:.0f}s "
-                        f"(lock file {lock_path}); try again later"
-                    ) from None
-                time.sleep(0.2)
+                        f"{warehouse}: another spotify-brain job has been writing for over {timeout_s:.0f}s "
+                        f"(lock file {path}). Wait for it to finish, or raise "
+                        "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.") from None
+                time.sleep(RETRY_EVERY_S)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _connect(warehouse: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting (bounded) while another process holds it the other way."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return duckdb.connect(str(warehouse), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() > deadline:
+                holder = _holder(str(exc))
+                if read_only:
+                    raise WarehouseBusyError(
+                        f"{warehouse}: a job is writing it ({holder}) and has not finished within "
+                        f"{timeout_s:.0f}s; read again when it is done.") from None
+                raise WarehouseBusyError(
+                    f"{warehouse}: {holder} has held the file for over {timeout_s:.0f}s, so this job "
+                    "cannot write it. Close that session (a `duckdb` shell, a notebook), or open it with "
+                    "`duckdb -readonly` and only for a query at a time, then run the job again.") from None
+            time.sleep(RETRY_EVERY_S)
+
+
+def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    # set, not passed as connect config: dbt-duckdb opens the same file in this process with
+    # an empty config, and DuckDB shares one database only between identical configs
+    con.execute(f"set memory_limit = '{memory_limit}'")
+    return con
+
+
 @contextmanager
 def write_connection(warehouse: Path, timeout_s: float = 600.0,
                      memory_limit: str = "4GB") -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection, under the writer lock, closed on exit."""
+    """A read-write connection, under the writer lock, closed on exit. The file is created
+    readable by its owner only."""
     with writer_lock(warehouse, timeout_s):
-        con = duckdb.connect(str(warehouse), config={"memory_limit": memory_limit})
+        new = not warehouse.exists()
+        con = _configure(_connect(warehouse, False, timeout_s), memory_limit)
+        if new:
+            con.execute("checkpoint")
+            warehouse.chmod(0o600)
         try:
             yield con
         finally:
@@ -57,11 +117,12 @@ def write_connection(warehouse: Path, timeout_s: float = 600.0,
 
 
 @contextmanager
-def read_connection(warehouse: Path, memory_limit: str = "4GB") -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; fails clearly if the warehouse has not been built yet."""
+def read_connection(warehouse: Path, memory_limit: str = "4GB",
+                    timeout_s: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection; waits (bounded) while a job writes; clear error if there is no warehouse."""
     if not warehouse.exists():
         raise FileNotFoundError(f"{warehouse}: no warehouse yet (run `spotify-brain run` first)")
-    con = duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit})
+    con = _configure(_connect(warehouse, True, timeout_s), memory_limit)
     try:
         yield con
     finally:

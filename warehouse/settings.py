@@ -174,8 +174,10 @@ class Settings(BaseSettings):
         return found
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment for a dbt subprocess: it reads the warehouse path from here, not `.env`."""
-        return {"SPOTIFY_BRAIN_WAREHOUSE": str(self.warehouse.resolve()),
+        """Environment for dbt: profiles.yml reads the warehouse path from here, not `.env`. The
+        path is passed as configured (relative to the working folder, like every path setting),
+        so the profile, and with it dbt's partial parsing, stays the same wherever the folder is."""
+        return {"SPOTIFY_BRAIN_WAREHOUSE": str(self.warehouse),
                 "SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit}
 
 

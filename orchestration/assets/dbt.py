@@ -1,68 +1,118 @@
 """dbt models as Dagster assets, in two steps around the mood clustering.
 
-The models that read `ml.track_moods` (source:ml+) run after the clustering asset; the
-rest before it. dbt tests become asset checks.
+The models that read `ml.*` (source:ml+) run after the mood assets; the rest before them.
+dbt tests (source tests included) are asset checks. dbt runs in this process
+(orchestration/dbt_runner.py), on the warehouse connection the step holds.
 """
 
-
-import json
-import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+from dagster_dbt.asset_utils import (
+    DAGSTER_DBT_EXCLUDE_METADATA_KEY, DAGSTER_DBT_SELECT_METADATA_KEY, get_manifest_and_translator_from_dbt_assets,
+    get_subset_selection_for_context,
+)
+from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from orchestration.project import dbt_project
-from orchestration.resources import WAREHOUSE_POOL
-from warehouse.connection import writer_lock
-from warehouse.settings import Settings, load_settings
+from orchestration.dbt_runner import dbt_build_args, stream_events
+from orchestration.project import PROJECT_ROOT, dbt_project
+from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
 
 MOOD_MODELS = "source:ml+"
+# groups laid out so data flows one way on screen: ingest -> staging -> intermediate -> marts
+# -> moods -> mood_marts -> models -> export
+GROUP_OF_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
 
 class Translator(DagsterDbtTranslator):
-    """Models are grouped by folder (staging, intermediate, marts). Keys stay dagster-dbt's
-    defaults, [schema, model] (marts/fct_plays), the relation ad-hoc SQL reads."""
+    """Keys are dagster-dbt's defaults, [schema, model] (marts/fct_plays), the relation ad-hoc SQL
+    reads. Groups follow the folder, except that everything reading the mood tables is in
+    `moods` (the staging of ml.*) or `mood_marts`, so no group edge runs backwards.
+    Descriptions are the yml's, never the SQL (an undocumented model shows as one)."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "model":
-            return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
-        return super().get_group_name(dbt_resource_props)
+        if dbt_resource_props["resource_type"] != "model":
+            return super().get_group_name(dbt_resource_props)
+        name, folder = dbt_resource_props["name"], dbt_resource_props["fqn"][1]
+        if name.startswith("stg_ml__"):
+            return "moods"
+        if MOOD_MODEL_NAMES and name in MOOD_MODEL_NAMES:
+            return "mood_marts"
+        return GROUP_OF_FOLDER.get(folder, "marts")
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return dbt_resource_props.get("description") or ""
 
 
-def dbt_build_args(settings: Settings) -> list[str]:
-    """The dbt command every dbt asset step runs (Dagster adds the step's --select).
-    Settings that dbt models use are passed as vars, so the two sides cannot disagree.
-    Cautious indirect selection: a test runs only when every model it reads is in the step, so
-    the lean refresh (no training tables) does not test a training table it did not build."""
-    return ["build", "--vars", json.dumps({"session_gap_minutes": settings.session_gap_minutes}),
-            "--indirect-selection", "cautious"]
+TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
 
 
-def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    settings = load_settings()
-    os.environ.update(settings.dbt_env())  # dbt reads the warehouse path from the environment
-    with writer_lock(settings.warehouse, settings.writer_lock_timeout_s):
-        yield from dbt.cli(dbt_build_args(settings), context=context).stream()
+def _mood_model_names() -> set[str]:
+    """Models downstream of the ml sources, from the manifest (what `source:ml+` selects)."""
+    import json
+
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    children = manifest["child_map"]
+    seen, todo = set(), [uid for uid in manifest["sources"] if manifest["sources"][uid]["source_name"] == "ml"]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child.startswith("model.") and child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return {manifest["nodes"][uid]["name"] for uid in seen}
 
 
-@dbt_assets(
-    manifest=dbt_project().manifest_path, project=dbt_project(), exclude=MOOD_MODELS,
-    dagster_dbt_translator=Translator(), name="dbt_core_models", pool=WAREHOUSE_POOL,
-)
-def dbt_core_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Staging, sessions, hourly grid, dims and the session-start tables."""
-    yield from _run_dbt(context, dbt)
+MOOD_MODEL_NAMES = _mood_model_names()
 
 
-@dbt_assets(
-    manifest=dbt_project().manifest_path, project=dbt_project(), select=MOOD_MODELS,
-    dagster_dbt_translator=Translator(), name="dbt_mood_models", pool=WAREHOUSE_POOL,
-)
-def dbt_mood_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def _table_metadata(con, relation: Mapping[str, Any], materialized: str) -> dict:
+    """Row count (tables only: a view would be computed to count it) and column types."""
+    schema, name = relation["schema"], relation["alias"]
+    columns = con.execute("select column_name, data_type from information_schema.columns "
+                          "where table_schema = ? and table_name = ? order by ordinal_position",
+                          [schema, name]).fetchall()
+    metadata: dict = {"dagster/column_schema": dg.TableSchema(
+        columns=[dg.TableColumn(column, kind) for column, kind in columns])}
+    if materialized != "view":
+        metadata["dagster/row_count"] = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+    return metadata
+
+
+def _build(context: dg.AssetExecutionContext) -> Iterator:
+    """`dbt build` of this step's selected models and their tests, event by event."""
+    manifest, translator, project = get_manifest_and_translator_from_dbt_assets([context.assets_def])
+    selection, indirect = get_subset_selection_for_context(
+        context=context, manifest=manifest, select=context.op.tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
+        exclude=context.op.tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY), selector=None,
+        dagster_dbt_translator=translator, current_dbt_indirect_selection_env=None)
+    with settings_and_writer() as (settings, con):
+        for raw in stream_events(dbt_build_args(settings, selection, indirect), settings, PROJECT_ROOT):
+            context.log.info(f"dbt: {raw['info']['msg'].strip()}")
+            message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+            for event in message.to_default_asset_events(manifest, translator, context, project=project):
+                if isinstance(event, dg.Output):
+                    node = manifest["nodes"][raw["data"]["node_info"]["unique_id"]]
+                    event = event.with_metadata({**event.metadata, **_table_metadata(
+                        con, node, node["config"]["materialized"])})
+                yield event
+
+
+@dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), exclude=MOOD_MODELS,
+            dagster_dbt_translator=Translator(settings=TRANSLATOR_SETTINGS), name="dbt_core_models",
+            pool=WAREHOUSE_POOL)
+def dbt_core_models(context: dg.AssetExecutionContext):
+    """Staging, sessions, the hourly grid, dims, statistics and the session-start tables."""
+    yield from _build(context)
+
+
+@dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), select=MOOD_MODELS,
+            dagster_dbt_translator=Translator(settings=TRANSLATOR_SETTINGS), name="dbt_mood_models",
+            pool=WAREHOUSE_POOL)
+def dbt_mood_models(context: dg.AssetExecutionContext):
     """Models that need track moods: next-track tables, genre profiles by mood, drift."""
-    yield from _run_dbt(context, dbt)
+    yield from _build(context)
 
 
 def dbt_model_key(name: str) -> dg.AssetKey:

@@ -10,7 +10,7 @@ from export.deliver import deliver
 from export.preview import chart_markdown, write_preview
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.assets.ml import next_mood_predictions, session_start_predictions
-from warehouse.connection import read_connection, writer_lock
+from orchestration.resources import settings_and_writer
 from warehouse.settings import load_settings
 
 MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile", "listening_mood_trajectory",
@@ -25,10 +25,8 @@ MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile"
 def dashboard_data() -> dg.MaterializeResult:
     """Build dashboard_data.json, validate it against the contract's schema, write it atomically;
     then dashboard.html next to it, the same data as charts, for a look without the website."""
-    settings = load_settings()
-    # read-only, but under the lock so a concurrent writer cannot be mid-build
-    with writer_lock(settings.warehouse, settings.writer_lock_timeout_s), read_connection(
-            settings.warehouse, settings.duckdb_memory_limit) as con:
+    # reads only, but as the step's writer: no other job can be mid-build meanwhile
+    with settings_and_writer() as (settings, con):
         data = export_dashboard(con, settings.listener_id, settings.export_path, settings.recently_played_limit)
     preview = write_preview(data, settings.export_path.with_name("dashboard.html"))
     prediction = data["next_prediction"]

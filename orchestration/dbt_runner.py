@@ -1,0 +1,126 @@
+"""dbt inside this process, for the dbt asset steps.
+
+`dbt build` as a command starts Python, imports dbt and parses the project (about 3 s here)
+before it builds anything, and each dbt step of a job paid that again. Here dbt runs through
+its programmatic runner: the project is parsed once per process (with the same vars and
+profile each step uses, so dbt's partial parsing stays valid) and every step reuses it.
+dbt also opens the warehouse through the writer's own connection, so a step never waits
+for the file it already holds, and a killed run leaves no dbt child writing behind.
+
+Each finished node arrives as one of dbt's structured events and becomes a Dagster event
+through dagster-dbt's own translation, so models are materializations and tests are asset
+checks exactly as dagster-dbt's `dbt.cli(...).stream()` would make them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+
+from warehouse.settings import Settings
+
+RESULT_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
+# dbt's own unit tests check SQL logic, not data: they run in the test suite (`dbt build`,
+# `dbt test`), not in every scheduled run
+SCHEDULED_EXCLUDE = "test_type:unit"
+
+
+class DbtStepError(RuntimeError):
+    """dbt reported errors; the message names each failed node and why."""
+
+
+def dbt_vars(settings: Settings) -> str:
+    """The vars every invocation passes (parse included: other vars would void partial parsing)."""
+    return json.dumps({"session_gap_minutes": settings.session_gap_minutes}, sort_keys=True)
+
+
+def dbt_environment(settings: Settings) -> None:
+    """profiles.yml reads the warehouse path and memory limit from the environment."""
+    os.environ.update(settings.dbt_env())
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["DBT_VERSION_CHECK"] = "false"
+
+
+def dbt_build_args(settings: Settings, selection: list[str] | tuple[str, ...] = (),
+                   indirect_selection: str | None = None) -> list[str]:
+    """The `dbt build` of a scheduled step: its selection, no unit tests, the settings as vars.
+    Cautious indirect selection by default: a test runs only when every model it reads is in the
+    step, so the lean refresh (no training tables) does not test a training table it did not build."""
+    return ["build", *selection, "--exclude", SCHEDULED_EXCLUDE,
+            "--indirect-selection", indirect_selection or "cautious", "--vars", dbt_vars(settings)]
+
+
+def project_args(project_dir: Path) -> list[str]:
+    return ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+
+
+@lru_cache(maxsize=4)
+def parsed_project(project_dir: Path, warehouse: str, vars_json: str, memory_limit: str):
+    """dbt's parsed manifest for this project, warehouse and vars: parsed once per process
+    (partially, from target/partial_parse.msgpack, when nothing changed)."""
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(["parse", "--quiet", "--vars", vars_json, *project_args(project_dir)])
+    if not result.success:
+        raise DbtStepError(f"dbt could not parse the project in {project_dir}: {result.exception}")
+    return result.result
+
+
+def release_warehouse() -> None:
+    """Close the DuckDB connection dbt-duckdb keeps for the process after an invocation, so the
+    file is free again (for a reader, or a connection with other settings) once the step ends."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+
+    with manager._LOCK:
+        if manager._ENV is not None:
+            manager._ENV.close()
+            manager._ENV = None
+
+
+def stream_events(args: list[str], settings: Settings, project_dir: Path) -> Iterator[dict]:
+    """Run `dbt <args>` in this process; yield each finished node's structured event (a dict
+    shaped like a line of dbt's JSON log) as it happens. Raises DbtStepError at the end if
+    any node failed."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    dbt_environment(settings)
+    manifest = parsed_project(project_dir, str(settings.warehouse.resolve()), dbt_vars(settings),
+                              settings.duckdb_memory_limit)
+    events: queue.Queue = queue.Queue()
+    done = object()
+    outcome: dict = {}
+
+    def on_event(message) -> None:
+        if message.info.name in RESULT_EVENTS:
+            events.put(msg_to_dict(message))
+
+    def work() -> None:
+        try:
+            runner = dbtRunner(manifest=manifest, callbacks=[on_event])
+            outcome["result"] = runner.invoke([*args, *project_args(project_dir)])
+        finally:
+            release_warehouse()
+            events.put(done)
+
+    # a daemon thread, so an interrupted run exits without waiting for dbt
+    worker = threading.Thread(target=work, name="dbt", daemon=True)
+    worker.start()
+    failed = []
+    while (event := events.get()) is not done:
+        status = event["data"].get("status", "")
+        if status in ("error", "fail"):
+            node = event["data"]["node_info"]
+            failed.append(f"{node['resource_type']} {node['node_name']}: {event['info']['msg'].strip()}")
+        yield event
+    worker.join()
+    result = outcome.get("result")
+    if result is None or not result.success:
+        reason = "; ".join(failed) or (str(result.exception) if result and result.exception else "see the dbt log")
+        raise DbtStepError(f"dbt {' '.join(args[:1])} failed: {reason}")
