@@ -35,7 +35,7 @@ def _round(value, digits: int = 4):
 
 
 def build_dashboard(con: duckdb.DuckDBPyConnection, listener_id: str, *, recently_played_limit: int = 25,
-                    now: datetime | None = None) -> dict:
+                    now: datetime | None = None, status: dict | None = None) -> dict:
     listener = _rows(con, "select * from staging.stg_spotify__listeners where listener_id = ?", [listener_id])
     if not listener:
         raise LookupError(f"SPOTIFY_BRAIN_LISTENER_ID={listener_id!r}: no such listener in raw.listeners")
@@ -57,7 +57,46 @@ def build_dashboard(con: duckdb.DuckDBPyConnection, listener_id: str, *, recentl
         "genre_profiles": _genre_profiles(con, listener_id),
         "metrics": _metrics(con, listener_id, tz),
         "drift": _drift(con, listener_id),
+        "coverage": _coverage(con, listener_id),
+        "pipeline": _pipeline(status or {}),
     }
+
+
+def coverage_rows(con: duckdb.DuckDBPyConnection, listener_id: str | None = None) -> list[dict]:
+    """marts.listener_coverage per listener (all, or one); [] before dbt first built it."""
+    exists = con.execute("select count(*) from information_schema.tables "
+                         "where table_schema = 'marts' and table_name = 'listener_coverage'").fetchone()[0]
+    if not exists:
+        return []
+    return _rows(con, "select * from marts.listener_coverage where listener_id = coalesce(?, listener_id) "
+                      "order by listener_id", [listener_id])
+
+
+def _coverage(con, listener_id: str) -> dict:
+    """What the mood and genre figures describe: shares of plays and of listening time."""
+    rows = coverage_rows(con, listener_id)
+    row = rows[0] if rows else {}
+    return {
+        "plays": row.get("plays", 0),
+        "audio_features": {"plays_share": _round(row.get("plays_with_features_share")),
+                           "listening_time_share": _round(row.get("time_with_features_share"))},
+        "genres": {"plays_share": _round(row.get("plays_with_genres_share")),
+                   "listening_time_share": _round(row.get("time_with_genres_share"))},
+    }
+
+
+def _pipeline(status: dict) -> dict:
+    """Whether some job's last run failed (its failure is newer than its last success), and the
+    newest failure. Success times are left out on purpose: they change every run, and the export
+    must stay the same when the data did (delivery commits only real changes).
+    `status`: orchestration/status.py's record."""
+    jobs = [entry for entry in status.values() if isinstance(entry, dict)]
+    failures = [j["last_failure"] for j in jobs if j.get("last_failure")]
+    failing = [j["last_failure"] for j in jobs if j.get("last_failure")
+               and (not j.get("last_success") or j["last_failure"]["at"] > j["last_success"]["at"])]
+    failure = max(failing or failures, key=lambda f: f["at"], default=None)
+    return {"failing": bool(failing),
+            "last_failure": {k: failure.get(k) for k in ("job", "step", "error", "at")} if failure else None}
 
 
 def _mood_clusters(con) -> dict[int, dict]:

@@ -85,10 +85,11 @@ def _same_apart_from_generated_at(old: Path, new: Path) -> bool:
     return before == after
 
 
-def deliver(json_path: Path, settings: Settings, summary: str) -> Delivery:
-    """Commit `json_path` to WEBSITE_REPO at WEBSITE_REPO_FILE if its content changed, and push."""
-    git = _Git(settings, settings.data_dir / "website-checkout")
-    target = settings.website_repo_file
+def deliver(json_path: Path, settings: Settings, summary: str, target: str | None = None) -> Delivery:
+    """Commit `json_path` to WEBSITE_REPO at `target` (default WEBSITE_REPO_FILE) if its content
+    changed, and push."""
+    git = _Git(settings, settings.data_dir.resolve() / "website-checkout")
+    target = target or settings.website_repo_file
     for _ in range(2):  # a push that lost a race is retried once on the new remote head
         _sync(git, settings)
         destination = git.checkout / target

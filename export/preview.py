@@ -7,6 +7,7 @@ exactly what the website will get. Written next to the JSON, atomically, after i
 from __future__ import annotations
 
 import base64
+import os
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -21,6 +22,8 @@ main{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:
 figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
 figcaption{font-weight:bold;margin-bottom:6px} table{border-collapse:collapse;font-size:12px}
 td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
+p.failing{background:#fde8e8;border:1px solid #e99;padding:8px;border-radius:6px}
+nav{margin-bottom:8px}
 """
 
 
@@ -97,7 +100,44 @@ def _recent_table(data: dict) -> str:
     return f"<table><tr><th>played at</th><th>track</th><th>artist</th></tr>{rows}</table>"
 
 
-def render_html(data: dict) -> str:
+def _share(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.0%}"
+
+
+def _coverage_line(data: dict) -> str:
+    """What the mood and genre figures describe, said next to them."""
+    coverage = data.get("coverage")
+    if not coverage:
+        return ""
+    features, genres = coverage["audio_features"], coverage["genres"]
+    return (f'<p class="meta" id="coverage">Moods describe {_share(features["listening_time_share"])} of listening '
+            f'time ({_share(features["plays_share"])} of {coverage["plays"]} plays have audio features); genres '
+            f'describe {_share(genres["listening_time_share"])} ({_share(genres["plays_share"])} of plays).</p>')
+
+
+def _pipeline_banner(data: dict) -> str:
+    pipeline = data.get("pipeline") or {}
+    failure = pipeline.get("last_failure")
+    if not pipeline.get("failing") or not failure:
+        return ""
+    where = f"{failure['job']}" + (f", step {failure['step']}" if failure.get("step") else "")
+    return (f'<p class="failing" id="pipeline-failing">The last run failed ({escape(where)}, {escape(failure["at"])}):'
+            f' {escape(failure["error"])}. This page shows the last good data.</p>')
+
+
+def _listener_links(data: dict, page: Path | None, household: list[tuple[str, Path]]) -> str:
+    """Links to the other listeners' pages, relative to this one, so the pages work from disk."""
+    if page is None or len(household) < 2:
+        return ""
+    links = []
+    for listener_id, export_path in household:
+        target = os.path.relpath(export_path.with_name("dashboard.html").resolve(), page.resolve().parent)
+        current = listener_id == data["listener"]["id"]
+        links.append(f"<b>{escape(listener_id)}</b>" if current else f'<a href="{escape(target)}">{escape(listener_id)}</a>')
+    return f'<nav id="listeners">Listeners: {" · ".join(links)}</nav>'
+
+
+def render_html(data: dict, page: Path | None = None, household: list[tuple[str, Path]] = ()) -> str:
     prediction, listener = data["next_prediction"], data["listener"]
     next_mood = (f"{escape(prediction['mood_label'])} ({prediction['confidence']:.0%}, "
                  f"{escape(prediction['prediction_source'])})" if prediction.get("mood_label") else "no prediction yet")
@@ -108,18 +148,22 @@ def render_html(data: dict) -> str:
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>My Spotify Brain: {escape(listener['display_name'] or listener['id'])}</title>"
         f"<style>{STYLE}</style></head><body>"
+        f"{_listener_links(data, page, list(household))}"
         f"<h1>My Spotify Brain: {escape(listener['display_name'] or listener['id'])}</h1>"
+        f"{_pipeline_banner(data)}"
         f"<p class=\"meta\">generated {escape(data['generated_at'])} · hours in {escape(listener['timezone'])} · "
         f"next mood: {next_mood} · likeliest session starts: {top} · "
         f"drift: {'detected' if data['drift']['drift_detected'] else 'none'}</p>"
+        f"{_coverage_line(data)}"
         f"<main>{figures}<figure id=\"recently-played\"><figcaption>recently played</figcaption>"
         f"{_recent_table(data)}</figure></main></body></html>\n"
     )
 
 
-def write_preview(data: dict, path: Path) -> Path:
-    """Write the page by rename, like the JSON: a failed run leaves the previous page."""
-    return write_atomically(render_html(data), path)
+def write_preview(data: dict, path: Path, household: list[tuple[str, Path]] = ()) -> Path:
+    """Write the page by rename, like the JSON: a failed run leaves the previous page.
+    `household`: every listener's (id, export path), for the links between their pages."""
+    return write_atomically(render_html(data, path, household), path)
 
 
 MAIN_CHARTS = ("session_hours", "next_mood", "next_mood_vs_baselines", "session_start_vs_baselines")

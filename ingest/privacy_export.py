@@ -31,12 +31,14 @@ from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from ingest.export_records import count_records, records_to_batch, stage_file
 from warehouse.loaders import LoadReport, load_batch
+from warehouse.settings import Settings, check_listener_id, check_timezone
 
 EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
 VIDEO = re.compile(r"^Streaming_History_Video_.*\.json$")
@@ -52,6 +54,10 @@ CHUNK_RECORDS = 1_000_000
 
 class ImportFileError(ValueError):
     """A whole file could not be read; nothing of it was loaded."""
+
+
+class ImportRefused(ValueError):
+    """The import cannot start (nothing was written); the message says why and what to do."""
 
 
 @dataclass
@@ -82,6 +88,26 @@ class ImportReport:
     failed_files: dict[str, str] = field(default_factory=dict)
     skipped_files: dict[str, str] = field(default_factory=dict)
     unresolved_tracks: int | None = None
+
+    def lines(self) -> list[str]:
+        """The report as a person reads it: the counts add up to the records read."""
+        lines = [f"{self.files_read} files read, {self.records_read} records read",
+                 f"  plays inserted      {self.plays_inserted}",
+                 f"  duplicates skipped  {self.duplicates_skipped}",
+                 f"  records rejected    {self.records_rejected}"]
+        lines += [f"    {count:>8}  {reason}" for reason, count in self.rejected_by_reason.most_common()]
+        lines += [f"  set aside (podcast, audiobook, video)  {self.set_aside}",
+                  f"  account-data tracks not matched to a known track  {self.unresolved_tracks}"]
+        lines += [f"  skipped {name}: {why}" for name, why in self.skipped_files.items()]
+        lines += [f"  FAILED {why}" for why in self.failed_files.values()]
+        return lines
+
+    def as_metadata(self) -> dict:
+        return {"files_read": self.files_read, "records_read": self.records_read,
+                "plays_inserted": self.plays_inserted, "plays_duplicate": self.duplicates_skipped,
+                "records_rejected": self.records_rejected, "set_aside": self.set_aside,
+                "rejected_by_reason": dict(self.rejected_by_reason.most_common(20)),
+                "unresolved_tracks": self.unresolved_tracks or 0, "files_failed": len(self.failed_files)}
 
     def add(self, load: LoadReport, reasons: dict[str, int]) -> None:
         self.records_read += load.records_read
@@ -194,6 +220,52 @@ def _land(con: duckdb.DuckDBPyConnection, source: str, chunk: _Chunk, listener_i
     report.add(load_batch(con, batch), reasons)
     for table in chunk.tables:
         con.execute(f"drop table {table}")
+
+
+def register_listener(con: duckdb.DuckDBPyConnection, settings: Settings, listener_id: str,
+                      display_name: str = "", timezone: str = "") -> None:
+    """Make sure the listener exists before their history lands. A known or configured listener
+    keeps its name and timezone unless new ones are given; a new one must say its timezone, and
+    generated demo plays are never mixed with a real history."""
+    try:
+        check_listener_id(listener_id)
+        if timezone:
+            check_timezone(timezone)
+    except ValueError as exc:
+        raise ImportRefused(str(exc)) from None
+    demo = con.execute("select count(*) from raw.plays where listener_id = ? and source = 'demo'",
+                       [listener_id]).fetchone()[0]
+    if demo:
+        raise ImportRefused(
+            f"listener {listener_id!r} holds the generated demo history ({demo} plays); import under your own id, "
+            f"e.g. `--listener me --timezone Europe/Berlin --display-name Me`, or start from an empty warehouse "
+            f"(`make clean`)")
+    known = con.execute("select display_name, timezone from raw.listeners where listener_id = ?",
+                        [listener_id]).fetchone()
+    configured = {settings.listener_id: (settings.display_name, settings.timezone)} | {
+        entry.get("listener_id"): (entry.get("display_name", entry.get("listener_id")),
+                                   entry.get("timezone", settings.timezone)) for entry in settings.extra_listeners}
+    name, zone = known or configured.get(listener_id) or (None, None)
+    if zone is None and not timezone:
+        raise ImportRefused(
+            f"listener {listener_id!r} is new: say whose history this is, e.g. `spotify-brain import PATH "
+            f"--listener {listener_id} --timezone Europe/Berlin --display-name {listener_id.title()}` "
+            f"(or add it to SPOTIFY_BRAIN_LISTENERS)")
+    con.execute(
+        "insert or replace into raw.listeners values (?, ?, ?, 'privacy_export', 'privacy_export-listener', ?)",
+        [listener_id, display_name or name or listener_id, timezone or zone,
+         datetime.now(UTC).replace(tzinfo=None)])
+
+
+def import_for_listener(con: duckdb.DuckDBPyConnection, settings: Settings, path: str | Path, listener_id: str,
+                        display_name: str = "", timezone: str = "",
+                        progress: Callable[[int, int, str], None] | None = None) -> ImportReport:
+    """Check the path and the listener, then import; ImportRefused (nothing written) if either is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportRefused(f"{path}: no such file or folder")
+    register_listener(con, settings, listener_id, display_name, timezone)
+    return import_export(con, path, listener_id, progress)
 
 
 def import_export(con: duckdb.DuckDBPyConnection, path: Path, listener_id: str,

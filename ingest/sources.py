@@ -1,4 +1,9 @@
-"""Pick the ingest source from settings and land its records through the shared loaders."""
+"""Pick the ingest source and land its records through the shared loaders.
+
+`auto` means the Spotify API when the three Spotify credentials are set; without them, the
+demo listener, but only into a warehouse that holds no other history: once real plays have
+been imported, `auto` adds nothing (it never mixes generated plays into someone's history).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from ingest.demo import generate_demo_batches
+from ingest.demo import iter_demo_batches
 from warehouse.loaders import LoadReport, RawBatch, load_batch
 from warehouse.settings import Settings
 
@@ -20,7 +25,6 @@ class IngestResult:
     source: str
     reports: list[LoadReport] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
-    tracks_without_features: int | None = None
     token_rotated: list[str] = field(default_factory=list)
 
     @property
@@ -28,15 +32,25 @@ class IngestResult:
         return sum(r.plays_inserted for r in self.reports)
 
 
+def resolve_source(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """The source this run pulls from: spotify, demo or none."""
+    if settings.ingest_source != "auto":
+        return settings.ingest_source
+    if settings.has_spotify_credentials:
+        return "spotify"
+    other = con.execute("select count(*) from (select 1 from raw.plays where source <> 'demo' limit 1)").fetchone()[0]
+    return "none" if other else "demo"
+
+
 def run_ingest(con: duckdb.DuckDBPyConnection, settings: Settings) -> IngestResult:
     """Land new plays from the configured source; `none` only records the listener."""
-    source = settings.ingest_source_resolved
+    source = resolve_source(con, settings)
     if source == "spotify":
         from ingest.spotify_source import ingest_from_spotify
 
         return ingest_from_spotify(con, settings)
     if source == "demo":
-        batches = generate_demo_batches(
+        batches = iter_demo_batches(
             settings.listener_id, settings.timezone, settings.display_name,
             days=settings.demo_days, listeners=settings.demo_listeners, seed=settings.demo_seed,
         )

@@ -1,7 +1,8 @@
 """Incremental recently-played: every play newer than the newest one stored, landed once.
 
-The cursor is the listener's newest `raw.plays.played_at` (Unix ms), read from the warehouse
-at the start of each run, so a run that stops early (rate limit, crash between fetch and
+The cursor is the listener's newest `raw.plays.played_at` among the plays the API itself returned
+(Unix ms; an imported record, even a broken one dated 2099, cannot move it), read from the
+warehouse at the start of each run, so a run that stops early (rate limit, crash between fetch and
 load) simply leaves it where it was; the next run asks again from the same point, and the
 loader's key (listener, track, played_at) makes any overlap harmless.
 
@@ -150,7 +151,7 @@ def _add_play(batch: RawBatch, listener_id: str, item: dict, track: dict, played
 
 def pull_new_plays(con: duckdb.DuckDBPyConnection, api: SpotifyApi, max_pages: int) -> tuple[RawBatch, int]:
     """Fetch everything after the stored cursor into one batch (loaded in one transaction by the caller)."""
-    cursor = latest_played_at_ms(con, api.listener.listener_id)
+    cursor = latest_played_at_ms(con, api.listener.listener_id, SOURCE)
     fetched = fetch_new_items(api, cursor, max_pages)
     batch = items_to_batch(fetched.items, api.listener)
     return batch, fetched.pages

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import requests
 import spotipy
-from spotipy.cache_handler import CacheHandler
-from spotipy.oauth2 import SpotifyOauthError
+from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
+from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
 
 from warehouse.settings import ListenerConfig, Settings
 
@@ -45,6 +45,39 @@ class SpotifyRateLimitedError(RuntimeError):
 
 class SpotifyUnavailableError(RuntimeError):
     """Server errors or timeouts outlasted the retries."""
+
+
+class BudgetSpentError(RuntimeError):
+    """This run's share of Spotify calls is used up; the rest waits for the next run."""
+
+
+class CallBudget:
+    """How many more Spotify calls this run may make (None: no limit)."""
+
+    def __init__(self, calls: int | None):
+        self.left, self.spent = calls, 0
+
+    def spend(self) -> None:
+        if self.left is not None and self.left <= 0:
+            raise BudgetSpentError(f"this run's {self.spent} Spotify call(s) are used up; the rest continues next run")
+        self.spent += 1
+        if self.left is not None:
+            self.left -= 1
+
+
+def refusal_hint(status: int | None, message: str = "") -> str:
+    """What a person can do about a 4xx from Spotify."""
+    if status == 403 and "registered" in message.lower():
+        return ("the account is not registered in the app's Developer Dashboard (development-mode apps allow "
+                "five users, each added under User Management, and need Spotify Premium)")
+    if status == 403:
+        return ("Spotify refused the request (403): development-mode apps need the user added under User "
+                "Management and Spotify Premium; the batch and audio-features endpoints are closed to new apps")
+    if status == 404:
+        return "Spotify does not know what was asked for (404): check SPOTIFY_API_BASE_URL"
+    if status == 400:
+        return "Spotify rejected the request (400): check the app settings and SPOTIFY_API_BASE_URL"
+    return f"Spotify refused the request (HTTP {status})"
 
 
 def _fingerprint(token: str) -> str:
@@ -122,35 +155,57 @@ def _retry_after(headers) -> float | None:
         return None
 
 
-class SpotifyApi:
-    """spotipy for one listener, every call through `call` (the retry policy above)."""
+def _catalog_auth(settings: Settings, session: requests.Session) -> SpotifyClientCredentials:
+    """App-only tokens (client credentials): enough for the catalogue (tracks, artists), no user needed."""
+    auth = SpotifyClientCredentials(
+        client_id=settings.spotify_client_id.get_secret_value(),
+        client_secret=settings.spotify_client_secret.get_secret_value(),
+        requests_session=session, requests_timeout=settings.api_timeout_s, cache_handler=MemoryCacheHandler())
+    auth.OAUTH_TOKEN_URL = f"{settings.spotify_accounts_base_url}/api/token"
+    return auth
 
-    def __init__(self, settings: Settings, listener: ListenerConfig, sleep: Callable[[float], None] = time.sleep):
+
+class SpotifyApi:
+    """spotipy for one listener (their recently-played), or with app-only credentials for the
+    catalogue when `listener` is None; every call goes through `call` (the retry policy above)
+    and spends from `budget` when one is given."""
+
+    def __init__(self, settings: Settings, listener: ListenerConfig | None,
+                 sleep: Callable[[float], None] = time.sleep, budget: CallBudget | None = None):
         if not (settings.spotify_client_id and settings.spotify_client_secret):
             raise SpotifyAuthError("SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET must be set for the Spotify source")
         self.settings, self.listener, self.sleep = settings, listener, sleep
-        self.tokens = TokenStore(settings.token_file, listener)
+        self.budget = budget or CallBudget(None)
         session = requests.Session()  # no retry adapter: `call` decides
-        self.oauth = HeadlessOAuth(settings, cache_handler=self.tokens, requests_session=session)
+        if listener is None:
+            self.tokens, self.oauth = None, _catalog_auth(settings, session)
+        else:
+            self.tokens = TokenStore(settings.token_file, listener)
+            self.oauth = HeadlessOAuth(settings, cache_handler=self.tokens, requests_session=session)
         self.client = spotipy.Spotify(auth_manager=self.oauth, requests_session=session,
                                       requests_timeout=settings.api_timeout_s, retries=0, status_retries=0)
         self.client.prefix = f"{settings.spotify_api_base_url}/"
         self.events: list[str] = []
 
+    @property
+    def who(self) -> str:
+        return f"listener {self.listener.listener_id}" if self.listener else "the app (catalogue calls)"
+
     def call(self, what: str, fn: Callable, *args, **kwargs):
         """`fn(*args, **kwargs)` with the retry policy; `what` names the call in events and errors."""
         failures, refreshed = 0, False
         while True:
+            self.budget.spend()
             try:
                 return fn(*args, **kwargs)
             except SpotifyOauthError as exc:
                 if exc.error == "invalid_grant":
                     self.events.append(f"{what}: refresh token refused (invalid_grant)")
+                    where = self.listener.refresh_token_env if self.listener else "SPOTIFY_REFRESH_TOKEN"
                     raise SpotifyAuthExpiredError(
-                        f"Spotify refused the refresh token of listener {self.listener.listener_id} "
+                        f"Spotify refused the refresh token of {self.who} "
                         f"(invalid_grant): refresh tokens expire six months after the user authorised, or "
-                        f"when access is revoked. Run `spotify-brain auth` and put the new token in "
-                        f"{self.listener.refresh_token_env}.") from None
+                        f"when access is revoked. Run `spotify-brain auth` and put the new token in {where}.") from None
                 if exc.error in ("invalid_client", "unauthorized_client"):
                     raise SpotifyAuthError(f"Spotify refused the app credentials ({exc.error}): check "
                                            "SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET") from None
@@ -158,6 +213,11 @@ class SpotifyApi:
             except spotipy.SpotifyException as exc:
                 if exc.http_status == 429:
                     wait = _retry_after(exc.headers)
+                    if "QUOTA_EXCEEDED" in f"{exc.reason} {exc.msg}":
+                        self.events.append(f"{what}: 429 QUOTA_EXCEEDED: stopped")
+                        raise SpotifyRateLimitedError(
+                            f"{what}: Spotify says the app's quota is used up (429 QUOTA_EXCEEDED); stopped, "
+                            "the next run continues where this one stopped") from None
                     if wait is None or wait > self.settings.max_retry_after_s or failures >= self.settings.api_retries:
                         self.events.append(f"{what}: 429, Retry-After {wait}s: stopped")
                         raise SpotifyRateLimitedError(
@@ -171,7 +231,10 @@ class SpotifyApi:
                     continue
                 if exc.http_status == 401 and not refreshed:
                     self.events.append(f"{what}: 401, refreshed the access token")
-                    self.tokens.expire_access_token()
+                    if self.tokens:
+                        self.tokens.expire_access_token()
+                    else:
+                        self.oauth.cache_handler.save_token_to_cache({})
                     refreshed = True
                     continue
                 if exc.http_status is None or exc.http_status < 500:

@@ -67,13 +67,36 @@ def _log_loss(classes: np.ndarray):
     return lambda predictor, frame: multiclass_metrics(frame["target"], predictor.predict_proba(frame), classes)["log_loss"]
 
 
+def _classes(con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    return np.array(sorted(r[0] for r in con.execute("select mood_cluster_id from staging.stg_ml__mood_clusters").fetchall()))
+
+
 def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun | None:
     """Train, evaluate against the baselines, store the run and the served predictor."""
-    classes = np.array(sorted(r[0] for r in con.execute("select mood_cluster_id from staging.stg_ml__mood_clusters").fetchall()))
-    frame = load_frame(con, "marts.ml_next_track_training", listener_id, "started_at, play_id")
+    classes = _classes(con)
     if len(classes) == 0:
         return None
-    frame = prepare(frame)
+    frame = prepare(load_frame(con, "marts.ml_next_track_training", listener_id, "started_at, play_id"))
+    return _train(con, listener_id, data_dir, classes, frame, learn=True)
+
+
+def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun | None:
+    """Before any training run (a refresh right after an import): judge the baselines on each play's
+    mood after the previous play's (int_play_mood_states), store the best as a run."""
+    classes = _classes(con)
+    if len(classes) == 0:
+        return None
+    frame = load_frame(con, """(select play_id, listener_id, started_at, local_hour,
+                                       mood_cluster_id as target_mood_cluster_id, state_mood_2 as prev_mood_1
+                                from intermediate.int_play_mood_states
+                                where mood_cluster_id is not null and state_mood_2 is not null)""",
+                       listener_id, "started_at, play_id")
+    frame["prev_mood_1"] = frame["prev_mood_1"].astype(int)
+    return _train(con, listener_id, data_dir, classes, frame, learn=False)
+
+
+def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, classes: np.ndarray, frame: dict,
+           learn: bool) -> ModelRun:
     frame["target"] = frame["target_mood_cluster_id"].astype(int)
     n = len(frame["target"])
     cut = time_split(n)
@@ -88,7 +111,7 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
         notes.append(f"only {n} next-track rows: no holdout, metrics are null")
 
     model_metrics = {"train_accuracy": None, **multiclass_metrics(np.array([]), np.empty((0, len(classes))), classes)}
-    trained = cut >= MIN_TRAIN_ROWS and len(np.unique(train["target"])) > 1 and n - cut > 0
+    trained = learn and cut >= MIN_TRAIN_ROWS and len(np.unique(train["target"])) > 1 and n - cut > 0
     chosen, cv_scores = None, {}
     if trained:
         candidates = {name: (lambda c=c, cal=cal: NextMoodModel(classes, c, cal)) for name, (c, cal) in CANDIDATES.items()}
@@ -98,6 +121,8 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
             "train_accuracy": multiclass_metrics(train["target"], model.predict_proba(train), classes)["accuracy"],
             **multiclass_metrics(val["target"], model.predict_proba(val), classes),
         }
+    elif not learn:
+        notes.append("no learned model yet (the daily full_retrain trains one): the best baseline is served")
     else:
         notes.append(f"{cut} training rows (need {MIN_TRAIN_ROWS} with two moods): no model trained")
 
@@ -113,7 +138,7 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
         served = BASELINES_BY_NAME[choice.served.removesuffix("_baseline")](classes)
         served = served.fit(frame) if n else _uniform(served, classes)
     params = {**PARAMS, "classes": classes.tolist(), "min_train_rows": MIN_TRAIN_ROWS,
-              "candidates": list(CANDIDATES), "chosen": chosen, "rolling_origin_log_loss": cv_scores}
+              "candidates": list(CANDIDATES) if learn else [], "chosen": chosen, "rolling_origin_log_loss": cv_scores}
     data_start, data_end = data_window(con, listener_id)
     run = ModelRun(
         model_name="next_mood", listener_id=listener_id, params=params,
@@ -122,8 +147,7 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
         model_beats_baseline=choice.model_beats_baseline,
         confidence_kind=confidence_kind(choice.served, chosen is not None and CANDIDATES[chosen][1]),
         note="; ".join(notes),
-        run_id=make_run_id("next_mood", listener_id, params,
-                          fingerprint(frame["play_id"], frame["target"], frame["prev_mood_1"], frame["prev_valence"])),
+        run_id=make_run_id("next_mood", listener_id, params, fingerprint(*(frame[k] for k in sorted(frame)))),
     )
     return save_run(con, run, data_dir, served)
 

@@ -71,7 +71,20 @@ def _evaluate(predictor, train: dict, val: dict) -> dict:
 
 
 def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:
+    """Train, evaluate against the baselines, store the run and the served predictor."""
     frame = prepare(load_frame(con, "marts.ml_session_start_training", listener_id, "hour_start_utc"))
+    return _train(con, listener_id, data_dir, frame, learn=True)
+
+
+def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:
+    """Before any training run (a refresh right after an import): judge the hourly rates on the
+    hourly grid's time-ordered holdout and store the best as a run, so predictions are not empty."""
+    frame = load_frame(con, "marts.fct_listening_hours", listener_id, "hour_start_utc")
+    frame["session_started"] = frame["sessions_started"] > 0
+    return _train(con, listener_id, data_dir, frame, learn=False)
+
+
+def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, frame: dict, learn: bool) -> ModelRun:
     y = frame["session_started"].astype(int)
     n = len(y)
     cut = time_split(n)
@@ -85,7 +98,7 @@ def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
 
     empty = binary_metrics(np.array([]), np.array([]))
     model_metrics = {"train_roc_auc": None, **empty, "threshold": None}
-    trained = cut >= MIN_TRAIN_ROWS and len(np.unique(y[:cut])) == 2 and n - cut > 0
+    trained = learn and cut >= MIN_TRAIN_ROWS and len(np.unique(y[:cut])) == 2 and n - cut > 0
     chosen, cv_scores = None, {}
     if trained:
         candidates = {name: (lambda c=c, cal=cal: SessionModel(c, cal)) for name, (c, cal) in CANDIDATES.items()}
@@ -96,6 +109,8 @@ def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
             "train_roc_auc": binary_metrics(train["session_started"], model.predict_proba(train))["roc_auc"],
             **_evaluate(model, train, val),
         }
+    elif not learn:
+        notes.append("no learned model yet (the daily full_retrain trains one): the best baseline is served")
     else:
         notes.append(f"{cut} training hours (need {MIN_TRAIN_ROWS} with both outcomes): no model trained")
 
@@ -109,8 +124,8 @@ def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
             choice.served.removesuffix("_baseline"), {}).get("threshold") or 0.5
     else:
         served.overall, served.rates, served.threshold = 0.0, {}, 0.5
-    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS, "candidates": list(CANDIDATES), "chosen": chosen,
-              "rolling_origin_log_loss": cv_scores}
+    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS, "candidates": list(CANDIDATES) if learn else [],
+              "chosen": chosen, "rolling_origin_log_loss": cv_scores}
     data_start, data_end = data_window(con, listener_id)
     run = ModelRun(
         model_name="session_start", listener_id=listener_id, params=params,

@@ -224,8 +224,25 @@ def _in_subprocess(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_benchmark(days: int, scales: list[int], json_path: str, import_records: int, listeners: int = 1,
-                  refresh_plays: int = 50, import_listeners: int = 1) -> dict:
+def add_arguments(bench) -> None:
+    bench.add_argument("--days", type=int, default=365, help="days of the 1x demo history")
+    bench.add_argument("--scale", type=int, nargs="+", default=[1, 10], help="history sizes, in multiples of --days")
+    bench.add_argument("--import-records", type=int, default=1_000_000,
+                       help="extended-history records for the import benchmark (0: skip it)")
+    bench.add_argument("--import-listeners", type=int, default=1,
+                       help="also import the generated export once per listener into one warehouse")
+    bench.add_argument("--listeners", type=int, default=1, help="demo listeners, each with the full history")
+    bench.add_argument("--refresh-plays", type=int, default=50, help="new plays for the timed refresh (0: skip it)")
+    bench.add_argument("--json", default="bench_results.json", help="where to write the figures as JSON")
+
+
+def run_benchmark(args) -> dict:
+    return _run_benchmark(args.days, args.scale, args.json, args.import_records, args.listeners, args.refresh_plays,
+                          args.import_listeners)
+
+
+def _run_benchmark(days: int, scales: list[int], json_path: str, import_records: int, listeners: int = 1,
+                   refresh_plays: int = 50, import_listeners: int = 1) -> dict:
     """Every stage at each history size (days x scale, per listener), each in its own process;
     then the privacy-export import (and, with import_listeners > 1, that export imported for
     that many listeners into one warehouse). Writes one JSON document and prints a table."""

@@ -1,10 +1,7 @@
-"""`spotify-brain`: run the Dagster jobs in process, and the benchmark.
+"""`spotify-brain`: run the Dagster jobs in this process, import exports, pull plays, benchmark.
 
-    spotify-brain run [--job full_retrain|refresh]
-    spotify-brain ingest
-    spotify-brain auth
-    spotify-brain import PATH [--listener ID]
-    spotify-brain bench [--days N] [--scale K ...]
+Every run is recorded in the Dagster instance `make dev` opens (DAGSTER_HOME, by default
+orchestration/dagster_home), so the UI shows what the command did.
 """
 
 from __future__ import annotations
@@ -13,106 +10,166 @@ import argparse
 import os
 import sys
 import time
+from importlib.metadata import version
+from pathlib import Path
 
 from warehouse.settings import Settings, SettingsError, load_settings
 
 JOBS = ("full_retrain", "refresh")
+DEFAULT_DAGSTER_HOME = Path(__file__).resolve().parent / "dagster_home"
+
+
+def say(line: str) -> None:
+    print(f"[spotify-brain] {line}", file=sys.stderr, flush=True)
+
+
+def dagster_instance():
+    """The instance `make dev` opens: DAGSTER_HOME, or orchestration/dagster_home."""
+    import dagster as dg
+
+    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    return dg.DagsterInstance.get()
+
+
+def _execute(job_name: str, instance, settings: Settings, partition_key: str | None = None,
+             run_config: dict | None = None):
+    """One job run in this process; its outcome is recorded where the export can show it."""
+    from orchestration.definitions import defs
+    from orchestration.progress import RUN_CONFIG, step_error
+    from orchestration.status import record_failure, record_success
+
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance, raise_on_error=False, partition_key=partition_key,
+        run_config={**RUN_CONFIG, **(run_config or {})})
+    if result.success:
+        record_success(settings, job_name, result.run_id)
+    else:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        step = failures[0].step_key if failures else None
+        error = step_error(failures[0]) if failures else "the run failed"
+        record_failure(settings, job_name, step, error, result.run_id)
+    return result
+
+
+def run_job(job_name: str, settings: Settings) -> bool:
+    """The shared job, then the per-listener runs it calls for (each its own run: one listener's
+    failure does not stop the others). True when every run succeeded."""
+    from orchestration.project import ensure_manifest
+
+    ensure_manifest(settings)
+    from orchestration.jobs import SHARED_JOBS
+    from orchestration.listeners import listener_ids, listeners_to_update, sync_partitions
+    from orchestration.sensors import prune_runs
+    from warehouse.connection import read_connection
+
+    instance = dagster_instance()
+    shared, per_listener = SHARED_JOBS[job_name]
+    started = time.monotonic()
+    say(f"running {job_name} (runs recorded in {os.environ['DAGSTER_HOME']}) ...")
+    ok = _execute(shared.name, instance, settings).success
+    if ok:
+        with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
+            everyone, wanted = listener_ids(con), listeners_to_update(con, job_name, settings)
+        sync_partitions(instance, everyone)
+        for listener in wanted:
+            if not _execute(per_listener.name, instance, settings, partition_key=listener).success:
+                say(f"{per_listener.name} failed for listener {listener}; the other listeners go on")
+                ok = False
+    prune_runs(instance, settings.keep_runs_days)
+    say(f"{job_name} {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
+    return ok
 
 
 def _summary(settings: Settings) -> str:
     from warehouse.connection import read_connection
 
     with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
-        plays, sessions = con.execute(
-            "select (select count(*) from marts.fct_plays where listener_id = $1),"
-            "       (select count(*) from marts.fct_sessions where listener_id = $1)",
-            [settings.listener_id],
-        ).fetchone()
-        served = con.execute(
-            "select model_name, served from ml.model_runs where listener_id = ? "
-            "qualify row_number() over (partition by model_name order by data_end desc, trained_at desc) = 1 "
-            "order by model_name",
-            [settings.listener_id],
-        ).fetchall()
-    models = ", ".join(f"{name}: {source}" for name, source in served) or "none trained yet"
-    return (f"listener {settings.listener_id}: {plays} plays in {sessions} sessions\n"
-            f"models served: {models}\nexport: {settings.export_path.resolve()}")
+        rows = con.execute(
+            """
+            select l.listener_id,
+                   (select count(*) from marts.fct_plays p where p.listener_id = l.listener_id),
+                   (select count(*) from marts.fct_sessions s where s.listener_id = l.listener_id),
+                   (select string_agg(model_name || ': ' || served, ', ' order by model_name) from (
+                        select model_name, served from ml.model_runs r where r.listener_id = l.listener_id
+                        qualify row_number() over (partition by model_name
+                                                   order by data_end desc nulls last, trained_at desc) = 1))
+            from raw.listeners l order by l.listener_id
+            """).fetchall()
+    return "\n".join(f"listener {listener}: {plays} plays in {sessions} sessions; models served: "
+                     f"{served or 'none trained yet'}\n  export: {settings.export_path_for(listener).resolve()}"
+                     for listener, plays, sessions, served in rows)
 
 
-def run_job(job_name: str, settings: Settings) -> bool:
-    """Prepare the dbt manifest, then execute a job of the code location in this process."""
-    import dagster as dg
-
+def import_history(args: argparse.Namespace, settings: Settings) -> int:
+    """Import a privacy export as a run of the import_history job; print the report and what the
+    coming runs will still do. Exit 1 if a file could not be read (the other files landed)."""
     from orchestration.project import ensure_manifest
 
+    path = Path(args.path)
+    if not path.exists():  # checked before anything is created
+        say(f"import: {path}: no such file or folder")
+        return 1
     ensure_manifest(settings)
-    from orchestration.definitions import defs  # imports need the manifest
-
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    print(f"[spotify-brain] running job {job_name} (source: {settings.ingest_source_resolved}) ...", flush=True)
-    started = time.monotonic()
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    )
-    for event in result.all_events:
-        if event.is_step_failure:
-            print(f"[spotify-brain] step {event.step_key} failed: {event.event_specific_data.error.message}",
-                  file=sys.stderr)
-    print(f"[spotify-brain] job {job_name} {'succeeded' if result.success else 'FAILED'} "
-          f"in {time.monotonic() - started:.1f}s", flush=True)
-    return result.success
-
-
-def _progress(number: int, total: int, name: str) -> None:
-    width = 30
-    done = int(width * number / total)
-    line = f"[{'#' * done}{'.' * (width - done)}] {number}/{total} {name[-60:]}"
-    end = "\n" if number == total or not sys.stderr.isatty() else "\r"
-    print(line.ljust(110), end=end, file=sys.stderr, flush=True)
+    config = {"path": str(path.resolve()), "listener_id": args.listener or settings.listener_id,
+              "display_name": args.display_name or "", "timezone": args.timezone or ""}
+    result = _execute("import_history", dagster_instance(), settings,
+                      run_config={"ops": {"ingest": {"config": config}}})
+    if not result.success:  # the failed step's error was printed as it happened
+        return 1
+    plays = _metadata(result, "ingest", ["raw", "plays"])
+    features = _metadata(result, "enrichment", ["raw", "audio_features"])
+    lines = plays["events"]
+    print(f"listener {config['listener_id']}: " + "\n".join(line for line in lines if "FAILED" not in line))
+    for line in lines:
+        if "FAILED" in line:
+            print(line, file=sys.stderr)
+    print(_what_next(features, settings))
+    checks = [c for c in result.get_asset_check_evaluations() if c.check_name == "import_files_readable"]
+    return 0 if all(c.passed for c in checks) else 1
 
 
-def import_history(path: str, listener_id: str | None, settings: Settings) -> int:
-    """Import a privacy export; print the report. Exit 1 if a file could not be read."""
-    from pathlib import Path
+def _metadata(result, node: str, key: list[str]) -> dict:
+    materialization = next(m for m in result.asset_materializations_for_node(node) if m.asset_key.path == key)
+    return {name: value.value for name, value in materialization.metadata.items()}
 
-    from ingest.privacy_export import import_export
-    from warehouse.connection import write_connection
-    from warehouse.loaders import ensure_listener
-    from warehouse.schema import ensure_schema
 
-    listener_id = listener_id or settings.listener_id
-    with write_connection(settings.warehouse, settings.writer_lock_timeout_s,
-                          settings.duckdb_memory_limit) as con:
-        ensure_schema(con)
-        ensure_listener(con, listener_id, settings.display_name, settings.timezone, "privacy_export")
-        report = import_export(con, Path(path), listener_id, progress=_progress)
-    print(f"listener {listener_id}: {report.files_read} files read, {report.records_read} records read")
-    print(f"  plays inserted      {report.plays_inserted}")
-    print(f"  duplicates skipped  {report.duplicates_skipped}")
-    print(f"  records rejected    {report.records_rejected}")
-    for reason, count in report.rejected_by_reason.most_common():
-        print(f"    {count:>8}  {reason}")
-    print(f"  set aside (podcast, audiobook, video)  {report.set_aside}")
-    print(f"  account-data tracks not matched to a known track  {report.unresolved_tracks}")
-    for name, why in report.skipped_files.items():
-        print(f"  skipped {name}: {why}")
-    for name, why in report.failed_files.items():
-        print(f"  FAILED {why}", file=sys.stderr)
-    return 1 if report.failed_files else 0
+def _what_next(enriched: dict, settings: Settings) -> str:
+    """How many tracks still lack features and genres, and what the coming runs will do about it."""
+    lines = [f"enrichment: {enriched['tracks_without_features']} tracks still without audio features, "
+             f"{enriched['tracks_without_artists']} without artists, {enriched['artists_without_genres']} "
+             f"artists without genres"]
+    if enriched["tracks_without_artists"] or enriched["artists_without_genres"]:
+        if settings.spotify_client_id and settings.spotify_client_secret:
+            lines.append(f"  each scheduled run looks up the most-played of them next, at most "
+                         f"{settings.api_calls_per_run} Spotify calls per run and {settings.api_calls_per_day} a day "
+                         f"(SPOTIFY_BRAIN_API_CALLS_PER_RUN / _PER_DAY)")
+        else:
+            lines.append("  genres need a Spotify app: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET "
+                         "(no user login needed) and the scheduled runs look them up, most-played first")
+    if enriched["tracks_without_features"]:
+        provider = settings.audio_features
+        lines.append("  audio features: SPOTIFY_BRAIN_AUDIO_FEATURES=none, so those tracks get no mood"
+                     if provider == "none" else
+                     f"  audio features: the coming runs ask {provider} again for tracks it did not know after 30 days")
+    if enriched.get("stopped") and enriched["stopped"] != "no":
+        lines.append(f"  this run stopped early: {enriched['stopped']}")
+    return "\n".join(lines)
 
 
 def ingest_now(settings: Settings) -> int:
-    """Pull new plays for every configured listener now (what the refresh job's ingest asset does)."""
+    """Pull new plays for every configured listener now, then enrich (the refresh job's first two steps)."""
+    from ingest.enrichment import enrich
     from ingest.sources import IngestError, run_ingest
     from warehouse.connection import write_connection
     from warehouse.schema import ensure_schema
 
     try:
         with write_connection(settings.warehouse, settings.writer_lock_timeout_s,
-                          settings.duckdb_memory_limit) as con:
+                              settings.duckdb_memory_limit) as con:
             ensure_schema(con)
             result = run_ingest(con, settings)
+            enriched = enrich(con, settings)
     except (IngestError, SettingsError) as exc:
         print(f"spotify-brain ingest: {exc}", file=sys.stderr)
         return 1
@@ -123,6 +180,7 @@ def ingest_now(settings: Settings) -> int:
               f"{report.records_set_aside} set aside (run {report.ingest_run_id})")
     for event in result.events:
         print(f"  {event}")
+    print(f"enrichment: {enriched.summary()}")
     return 0
 
 
@@ -140,49 +198,61 @@ def auth(settings: Settings) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="spotify-brain", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a Dagster job in this process")
-    run.add_argument("--job", choices=JOBS, default="full_retrain")
+def parser() -> argparse.ArgumentParser:
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    top = argparse.ArgumentParser(prog="spotify-brain", description=__doc__.splitlines()[0], formatter_class=formatter)
+    top.add_argument("--version", action="version", version=f"%(prog)s {version('spotify-brain')}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run a job (and then each listener's part of it) in this process",
+                              formatter_class=formatter)
+    run.add_argument("--job", choices=JOBS, default="full_retrain",
+                     help="full_retrain: everything, models retrained (daily); refresh: new plays, predictions "
+                          "from the stored models, exports (every 30 minutes)")
     commands.add_parser("ingest", help="pull new plays for every configured listener now, and enrich them")
     commands.add_parser("auth", help="authorise with Spotify once and print the refresh token")
-    importer = commands.add_parser("import", help="import Spotify privacy exports (zip, folder or files)")
-    importer.add_argument("path")
-    importer.add_argument("--listener", help="listener id (default: SPOTIFY_BRAIN_LISTENER_ID)")
-    bench = commands.add_parser("bench", help="time each stage on demo listeners and print the figures")
-    bench.add_argument("--days", type=int, default=365, help="days of the 1x demo history")
-    bench.add_argument("--scale", type=int, nargs="+", default=[1, 10], help="history sizes, in multiples of --days")
-    bench.add_argument("--import-records", type=int, default=1_000_000,
-                       help="extended-history records for the import benchmark (0: skip it)")
-    bench.add_argument("--import-listeners", type=int, default=1,
-                       help="also import the generated export once per listener into one warehouse")
-    bench.add_argument("--listeners", type=int, default=1, help="demo listeners, each with the full history")
-    bench.add_argument("--refresh-plays", type=int, default=50, help="new plays for the timed refresh (0: skip it)")
-    bench.add_argument("--json", default="bench_results.json", help="where to write the figures as JSON")
-    args = parser.parse_args(argv)
+    importer = commands.add_parser("import", help="import a Spotify privacy export (zip, folder or files)",
+                                   formatter_class=formatter)
+    importer.add_argument("path", help="the my_spotify_data.zip Spotify sent, its unpacked folder, or single "
+                                       "Streaming_History_*.json / StreamingHistory*.json files")
+    importer.add_argument("--listener", help="whose history it is (default: SPOTIFY_BRAIN_LISTENER_ID)")
+    importer.add_argument("--display-name", help="a new listener's name, as the dashboard shows it")
+    importer.add_argument("--timezone", help="a new listener's IANA timezone, e.g. Europe/Berlin (required for a "
+                                             "listener the warehouse and settings do not know)")
+    bench = commands.add_parser("bench", help="time the real commands on demo histories and print the figures",
+                                formatter_class=formatter)
+    from orchestration.benchmark import add_arguments
 
+    add_arguments(bench)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"spotify-brain: {exc}", file=sys.stderr)
         return 2
-    if args.command == "import":
-        return import_history(args.path, args.listener, settings)
-    if args.command == "ingest":
-        return ingest_now(settings)
-    if args.command == "auth":
-        return auth(settings)
-    if args.command == "run":
-        if not run_job(args.job, settings):
-            return 1
-        print(_summary(settings))
-        return 0
-    from orchestration.benchmark import run_benchmark
+    from warehouse.connection import WarehouseBusyError
 
-    run_benchmark(days=args.days, scales=args.scale, json_path=args.json, import_records=args.import_records,
-                  listeners=args.listeners, refresh_plays=args.refresh_plays, import_listeners=args.import_listeners)
-    return 0
+    try:
+        if args.command == "import":
+            return import_history(args, settings)
+        if args.command == "ingest":
+            return ingest_now(settings)
+        if args.command == "auth":
+            return auth(settings)
+        if args.command == "run":
+            ok = run_job(args.job, settings)
+            print(_summary(settings))
+            return 0 if ok else 1
+        from orchestration.benchmark import run_benchmark
+
+        run_benchmark(args)
+        return 0
+    except (WarehouseBusyError, SettingsError) as exc:
+        print(f"spotify-brain: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingest.demo import generate_demo_batches
+from orchestration.project import PROJECT_ROOT
 from warehouse.loaders import load_batch
 from warehouse.schema import ensure_schema
 from warehouse.settings import load_settings
@@ -19,8 +21,6 @@ SMALL_DEMO_DAYS = 45
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     """dbt's manifest, prepared once per test session (never at import)."""
-    from orchestration.project import PROJECT_ROOT
-
     from helpers import dbt
 
     result = dbt(PROJECT_ROOT / "warehouse" / "unused.duckdb", "parse", "--quiet")
@@ -35,9 +35,17 @@ def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
         if name.startswith(("SPOTIFY_", "RECCOBEATS_", "WEBSITE_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
-    monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", str(folder / "warehouse" / "brain.duckdb"))
-    monkeypatch.setenv("SPOTIFY_BRAIN_DATA_DIR", str(folder / "artifacts"))
-    monkeypatch.setenv("SPOTIFY_BRAIN_EXPORT_PATH", str(folder / "export" / "dashboard_data.json"))
+    # relative to `folder` (the working folder), as a user's .env has them: every test then has
+    # the same dbt profile, so dbt's partial parsing stays valid from test to test
+    monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", "warehouse/brain.duckdb")
+    monkeypatch.setenv("SPOTIFY_BRAIN_DATA_DIR", "artifacts")
+    monkeypatch.setenv("SPOTIFY_BRAIN_EXPORT_PATH", "export/dashboard_data.json")
+    monkeypatch.setenv("SPOTIFY_BRAIN_INBOX", "inbox")
+    # runs are recorded in an instance of the test's own, configured as `make dev`'s
+    home = folder / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "orchestration" / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "demo")
     monkeypatch.setenv("SPOTIFY_BRAIN_DEMO_DAYS", str(SMALL_DEMO_DAYS))
     return folder

@@ -33,6 +33,7 @@ class FakeSpotify:
         self.history: list[dict] = []          # every item ever played, any order
         self.artists: dict[str, dict] = {}
         self.features: dict[str, dict] = {}    # ReccoBeats knows these tracks
+        self.tracks: dict[str, dict] = {}      # the catalogue behind GET /v1/tracks/{id}
         self.refresh_tokens = {"rt-initial"}
         self.access_tokens: set[str] = set()
         self.rotate_on_refresh = False
@@ -50,6 +51,7 @@ class FakeSpotify:
 
     # --- scripting -------------------------------------------------------------------------
     def play(self, track_id: str, played_at: datetime, artist_id: str = "B" * 22, name: str = "Song") -> dict:
+        self.tracks.setdefault(track_id, track_object(track_id, name, artist_id))
         item = {"track": track_object(track_id, name, artist_id),
                 "played_at": played_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                 "context": {"type": "playlist", "uri": "spotify:playlist:" + "P" * 22}}
@@ -151,6 +153,11 @@ class FakeSpotify:
                 if self.headers.get("Authorization") != expected:
                     return self._send(400, {"error": "invalid_client", "error_description": "Invalid client"})
                 grant = form.get("grant_type", [""])[0]
+                if grant == "client_credentials":  # app-only token, for the catalogue
+                    fake.issued += 1
+                    fake.access_tokens.add(f"app-{fake.issued}")
+                    return self._send(200, {"access_token": f"app-{fake.issued}", "token_type": "Bearer",
+                                            "expires_in": 3600})
                 if grant == "authorization_code":
                     fake.refresh_tokens.add("rt-from-code")
                     refresh = "rt-from-code"
@@ -187,6 +194,9 @@ class FakeSpotify:
                     return self._send(401, {"error": {"status": 401, "message": "The access token expired"}})
                 if url.path == "/v1/me/player/recently-played":
                     return self._send(200, fake.recently_played(query))
+                if url.path.startswith("/v1/tracks/"):
+                    found = fake.tracks.get(url.path.rsplit("/", 1)[-1])
+                    return self._send(200, found) if found else self._send(404, {"error": {"status": 404}})
                 if url.path.startswith("/v1/artists/"):
                     artist = fake.artists.get(url.path.rsplit("/", 1)[-1])
                     return self._send(200, artist) if artist else self._send(404, {"error": {"status": 404}})

@@ -36,20 +36,38 @@ def test_dbt_tests_are_asset_checks(defs):
 
 
 def test_jobs_and_schedules(defs):
-    refresh = defs.resolve_job_def("refresh")
-    full = defs.resolve_job_def("full_retrain")
-    training = {dg.AssetKey(["ml", "next_mood_model"]), dg.AssetKey(["ml", "session_start_model"]),
-                dg.AssetKey(["ml", "mood_clusters"]), dg.AssetKey(["marts", "ml_session_start_training"]),
-                dg.AssetKey(["marts", "ml_next_track_training"])}
-    assert training <= full.asset_layer.executable_asset_keys
-    assert not training & refresh.asset_layer.executable_asset_keys
-    assert dg.AssetKey(["export", "dashboard_data"]) in refresh.asset_layer.executable_asset_keys
-    # the lean refresh still rebuilds the incremental play models and the scoring tables
+    keys = {name: defs.resolve_job_def(name).asset_layer.executable_asset_keys
+            for name in ("full_retrain", "refresh", "listener_retrain", "listener_refresh", "import_history")}
+    shared_training = {dg.AssetKey(["ml", "mood_clusters"]), dg.AssetKey(["marts", "ml_session_start_training"]),
+                       dg.AssetKey(["marts", "ml_next_track_training"])}
+    models = {dg.AssetKey(["ml", "next_mood_model"]), dg.AssetKey(["ml", "session_start_model"])}
+    assert shared_training <= keys["full_retrain"] and not shared_training & keys["refresh"]
+    # each listener's models, predictions and export are partitioned runs of their own
+    assert models <= keys["listener_retrain"] and not models & keys["listener_refresh"]
+    per_listener = {dg.AssetKey(["export", "dashboard_data"]), dg.AssetKey(["ml", "session_start_predictions"])}
+    assert per_listener <= keys["listener_refresh"] and not per_listener & (keys["full_retrain"] | keys["refresh"])
+    assert defs.resolve_job_def("listener_refresh").partitions_def.name == "listeners"
+    # the lean refresh still rebuilds the incremental play models and the scoring tables, after enrichment
     assert {dg.AssetKey(["marts", "fct_plays"]), dg.AssetKey(["marts", "ml_session_start_scoring"]),
-            dg.AssetKey(["marts", "ml_next_track_scoring"])} <= refresh.asset_layer.executable_asset_keys
+            dg.AssetKey(["marts", "ml_next_track_scoring"]), dg.AssetKey(["raw", "audio_features"]),
+            dg.AssetKey(["ml", "track_moods"])} <= keys["refresh"]
+    assert keys["import_history"] == {dg.AssetKey(["raw", t]) for t in (
+        "plays", "tracks", "listeners", "ingest_runs", "rejected_records", "artists", "audio_features",
+        "feature_lookups", "catalog_lookups", "enrichment_runs")}
     crons = {s.job_name: s.cron_schedule for s in defs.schedules}
     assert crons == {"refresh": "*/30 * * * *", "full_retrain": "15 4 * * *"}
     assert {s.execution_timezone for s in defs.schedules} == {load_settings().timezone}
+
+
+def test_every_dbt_step_runs_after_ingest_and_enrichment_in_one_piece(defs):
+    """Models that read raw tables wait for the enrichment, so a job runs one dbt step on each side
+    of the moods, never a split one (each split costs a dbt invocation and loses cross-step tests)."""
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey(["raw", "enrichment_runs"]) in graph.get(dg.AssetKey(["staging", "stg_spotify__plays"])).parent_keys
+    for job in ("full_retrain", "refresh"):
+        steps = [node.name for node in defs.resolve_job_def(job).graph.nodes_in_topological_order]
+        assert steps[:2] == ["ingest", "enrichment"], steps
+        assert [step for step in steps if step.startswith("dbt_")] == ["dbt_core_models", "dbt_mood_models"], steps
 
 
 def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):

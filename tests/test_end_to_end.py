@@ -65,13 +65,13 @@ def test_running_again_changes_nothing_but_the_audit_row(demo_run, capsys):
     settings, first_counts = demo_run["settings"], demo_run["counts"]
     validate(demo_run["export"])
     first_export = dict(demo_run["export"])
-    runs_before = table_counts(settings.warehouse)["raw.ingest_runs"]
+    audit = {table: first_counts[table] + 1 for table in ("raw.ingest_runs", "raw.enrichment_runs")}
     assert main(["run", "--job", "full_retrain"]) == 0
     second_counts, second_export = table_counts(settings.warehouse), _export(settings)
-    # the only new row is the audit record of the second ingest run, which found nothing new
-    # (and the incremental bookkeeping says so: no listener has a tail to rebuild)
+    # the only new rows are the audit records of the second ingest and enrichment, which found
+    # nothing new (and the incremental bookkeeping says so: no listener has a tail to rebuild)
     assert {k: v for k, v in second_counts.items() if v != first_counts[k]} == {
-        "raw.ingest_runs": runs_before + 1, "intermediate.int_plays__rebuild_from": 0}
+        **audit, "intermediate.int_plays__rebuild_from": 0}
     first_export.pop("generated_at"), second_export.pop("generated_at")
     assert first_export == second_export
     capsys.readouterr()
@@ -112,14 +112,21 @@ def test_a_listener_with_almost_no_data_still_gets_a_valid_export(env, dbt_manif
     assert data["metrics"]["latest"]["session_model"]["served"].endswith("_baseline")
 
 
-def test_refresh_before_any_training_still_exports(env, dbt_manifest):
+def test_a_refresh_before_any_training_serves_the_best_baseline_not_nulls(env, dbt_manifest):
     settings = load_settings()
     assert main(["run", "--job", "refresh"]) == 0
     data = _export(settings)
     validate(data)
-    assert data["metrics"]["latest"] is None
-    assert data["next_prediction"]["prediction_source"] is None
-    assert "no training run yet" in settings.export_path.with_name("dashboard.html").read_text()
+    prediction, latest = data["next_prediction"], data["metrics"]["latest"]
+    # moods were clustered on the spot, and both predictions come from a baseline judged now
+    assert data["mood_clusters"] and prediction["prediction_source"].endswith("_baseline")
+    assert prediction["confidence_kind"] == "estimated_baseline_probability"
+    assert all(p is not None for p in data["session_probs"].values()) and len(data["top_hours"]) == 3
+    session = latest["session_model"]
+    assert session["served"].endswith("_baseline") and session["val_roc_auc"] is None  # no model yet
+    best = min(session["baselines"].values(), key=lambda b: b["val_log_loss"])
+    assert session["baselines"][session["served"].removesuffix("_baseline")] == best
+    assert latest["mood_model"]["baselines"] and latest["mood_model"]["served"] == prediction["prediction_source"]
 
 
 def test_without_any_audio_features_everything_still_runs(demo_warehouse, dbt_manifest, monkeypatch):

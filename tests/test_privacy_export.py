@@ -132,11 +132,35 @@ def test_one_history_whatever_the_order_of_imports(tmp_path):
 
 
 def test_import_command_reports_and_fails_on_damaged_files(env, tmp_path, capsys):
-    assert main(["import", str(FIXTURES), "--listener", "me"]) == 0
+    assert main(["import", str(FIXTURES), "--listener", "me", "--timezone", "Europe/Berlin"]) == 0
     out = capsys.readouterr().out
     assert "16 records read" in out and "plays inserted      9" in out
+    assert "still without audio features" in out  # and what the coming runs will do about it
     assert main(["import", str(_damaged(tmp_path / "damaged"))]) == 1
     assert "Streaming_History_Audio_2020_1.json" in capsys.readouterr().err
+
+
+def test_a_new_listener_must_say_its_timezone_and_nothing_is_written_before(env, capsys):
+    assert main(["import", str(FIXTURES), "--listener", "sam"]) == 1
+    err = capsys.readouterr().err
+    assert "'sam' is new" in err and "--timezone" in err and "Traceback" not in err
+    con = duckdb.connect("warehouse/brain.duckdb", read_only=True)
+    assert con.execute("select count(*) from raw.listeners where listener_id = 'sam'").fetchone() == (0,)
+    con.close()
+    assert main(["import", str(FIXTURES), "--listener", "sam", "--timezone", "posix/Europe/Berlin"]) == 1
+    assert "not one DuckDB knows" in capsys.readouterr().err
+    assert main(["import", str(FIXTURES), "--listener", "sam", "--timezone", "America/New_York",
+                 "--display-name", "Sam"]) == 0
+    con = duckdb.connect("warehouse/brain.duckdb", read_only=True)
+    assert con.execute("select display_name, timezone from raw.listeners where listener_id = 'sam'").fetchall() == [
+        ("Sam", "America/New_York")]
+    con.close()
+
+
+def test_a_path_that_does_not_exist_is_named_and_creates_nothing(env, capsys):
+    assert main(["import", "no/such/export.zip"]) == 1
+    assert "no/such/export.zip: no such file or folder" in capsys.readouterr().err
+    assert not (env / "warehouse").exists()
 
 
 def test_records_of_the_wrong_shape_are_rejected_by_name_and_the_rest_load(con, tmp_path):

@@ -40,13 +40,22 @@ def test_unknown_ingest_source_names_the_setting(env, monkeypatch):
         load_settings()
 
 
-def test_auto_source_uses_spotify_only_with_all_credentials(env, monkeypatch):
+def test_auto_source_uses_spotify_only_with_all_credentials_and_never_mixes_demo_plays_in(
+        demo_warehouse, monkeypatch):
+    import duckdb
+
+    from ingest.sources import resolve_source
+
     monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "auto")
     monkeypatch.setenv("SPOTIFY_CLIENT_ID", "id")
     monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", "secret")
-    assert load_settings().ingest_source_resolved == "demo"
+    con = duckdb.connect(str(demo_warehouse))
+    assert resolve_source(con, load_settings()) == "demo"  # only demo plays so far
+    con.execute("update raw.plays set source = 'extended_history' where track_id in "
+                "(select track_id from raw.plays limit 1)")
+    assert resolve_source(con, load_settings()) == "none"  # a real history landed: no more demo plays
     monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN", "token")
-    assert load_settings().ingest_source_resolved == "spotify"
+    assert resolve_source(con, load_settings()) == "spotify"
 
 
 def test_secrets_are_not_shown(env, monkeypatch):

@@ -12,6 +12,7 @@ import pytest
 
 from fake_spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify, minutes_ago
 from ingest import spotify_source
+from ingest.enrichment import enrich
 from ingest.sources import IngestError
 from ingest.spotify_source import ingest_from_spotify
 from warehouse.schema import ensure_schema
@@ -52,13 +53,20 @@ class Waits(list):
 
 
 def run(waits: Waits | None = None):
-    """One scheduled run: settings from the environment, the warehouse opened as the asset does."""
+    """One scheduled run's first two steps, as the assets do them: pull new plays, then enrich
+    (the ingest's result is returned; the enrichment's as its `enriched`)."""
     settings = load_settings()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse))
+    waits = Waits() if waits is None else waits
     try:
         ensure_schema(con)
-        return ingest_from_spotify(con, settings, sleep=Waits() if waits is None else waits)
+        try:
+            result = ingest_from_spotify(con, settings, sleep=waits)
+        finally:
+            result_enriched = enrich(con, settings, sleep=waits)
+        result.enriched = result_enriched
+        return result
     finally:
         con.close()
 
@@ -220,7 +228,7 @@ def test_audio_features_from_reccobeats_and_unknown_tracks_are_counted(spotify_e
                                "tempo": 120.0}
     result = run()
     assert stored("select track_id, energy, provider from raw.audio_features") == [(track(1), 0.8, "reccobeats")]
-    assert result.tracks_without_features == 1
+    assert result.enriched.tracks_without_features == 1
     assert stored("select track_id, found from raw.feature_lookups order by 1") == [(track(1), True), (track(2), False)]
     artist_loaded = stored("select loaded_at from raw.artists")
     run()  # nothing new: the artist is not fetched again, the unknown track not asked again
@@ -309,11 +317,11 @@ def test_ingest_command_pulls_and_reports_counts(spotify_env, fake, capsys):
 def test_the_ingest_asset_follows_the_source_setting_and_says_so(spotify_env, fake):
     import dagster as dg
 
-    from orchestration.assets.ingest import raw_tables
+    from orchestration.assets.ingest import ingest_plays
 
     fake.play(track(1), minutes_ago(10))
     fake.fail_next("/v1/me/player", 500)
-    result = dg.materialize([raw_tables])
-    plays = next(m for m in result.asset_materializations_for_node("raw_tables") if m.asset_key.path == ["raw", "plays"])
+    result = dg.materialize([ingest_plays])
+    plays = next(m for m in result.asset_materializations_for_node("ingest") if m.asset_key.path == ["raw", "plays"])
     assert plays.metadata["source"].value == "spotify" and plays.metadata["plays_inserted"].value == 1
     assert any("HTTP 500, retried" in event for event in plays.metadata["events"].value)

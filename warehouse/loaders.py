@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
@@ -99,10 +99,12 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def latest_played_at_ms(con: duckdb.DuckDBPyConnection, listener_id: str) -> int | None:
-    """The incremental cursor: newest stored play of the listener, in Unix milliseconds."""
+def latest_played_at_ms(con: duckdb.DuckDBPyConnection, listener_id: str, source: str | None = None) -> int | None:
+    """Newest stored play of the listener (of one source, if given), in Unix milliseconds. The API
+    cursor reads only the API's own plays, so no imported record can move it."""
     row = con.execute(
-        "select epoch_ms(max(played_at)) from raw.plays where listener_id = ?", [listener_id]
+        "select epoch_ms(max(played_at)) from raw.plays where listener_id = ? and source = coalesce(?, source)",
+        [listener_id, source],
     ).fetchone()
     return None if row[0] is None else int(row[0])
 
@@ -151,7 +153,11 @@ def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, 
     placeholders = ", ".join("?" for _ in extra)
     on_conflict = "do nothing"
     if fill_gaps:
-        on_conflict = "do update set " + ", ".join(f"{c} = coalesce({table}.{c}, excluded.{c})" for c in fill_gaps)
+        sets = [f"{c} = coalesce({table}.{c}, excluded.{c})" for c in fill_gaps]
+        if "artist_ids" in fill_gaps:  # the names come with the ids they belong to
+            sets.append(f"artist_names = case when {table}.artist_ids is null then excluded.artist_names "
+                        f"else {table}.artist_names end")
+        on_conflict = "do update set " + ", ".join(sets)
     with _registered(con, "batch", _arrow(rows, schema)):
         con.execute(
             f"""
@@ -163,6 +169,24 @@ def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, 
             """,
             list(extra.values()),
         )
+
+
+TRACK_GAPS = ("album_id", "album_image_url", "duration_ms", "artist_ids")
+
+
+def complete_catalog(con: duckdb.DuckDBPyConnection, tracks: list[dict], artists: list[dict],
+                     source: str = "enrichment") -> None:
+    """Land tracks and artists a lookup found, in one transaction: new ones are inserted, known
+    tracks get what they lacked (a track from a privacy export: its album, cover and artists)."""
+    provenance = {"source": source, "ingest_run_id": f"{source}-{_utcnow():%Y%m%d}", "loaded_at": _utcnow()}
+    con.execute("begin transaction")
+    try:
+        _insert_new(con, "raw.artists", "artist_id", artists, ARTIST_SCHEMA, provenance)
+        _insert_new(con, "raw.tracks", "track_id", tracks, TRACK_SCHEMA, provenance, fill_gaps=TRACK_GAPS)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
@@ -188,8 +212,7 @@ def _load_registered(con: duckdb.DuckDBPyConnection, batch: RawBatch, plays_read
                     [batch.source, run_id, started],
                 )
         _insert_new(con, "raw.artists", "artist_id", batch.artists, ARTIST_SCHEMA, provenance)
-        _insert_new(con, "raw.tracks", "track_id", batch.tracks, TRACK_SCHEMA, provenance,
-                    fill_gaps=("album_id", "album_image_url", "duration_ms", "artist_ids"))
+        _insert_new(con, "raw.tracks", "track_id", batch.tracks, TRACK_SCHEMA, provenance, fill_gaps=TRACK_GAPS)
         _insert_new(
             con, "raw.audio_features", "track_id", batch.audio_features, FEATURE_SCHEMA,
             {"provider": batch.feature_provider, "ingest_run_id": run_id, "loaded_at": started},
@@ -232,15 +255,23 @@ def record_stopped_run(con: duckdb.DuckDBPyConnection, listener_id: str, source:
     return report
 
 
+# Spotify launched in 2008: a play dated before 2006 is a broken record, and so is one after the
+# run's clock plus a little slack. Rejecting them keeps the API cursor moving and keeps every
+# table whose size follows the span of dates (the hourly grid) the size of the real history.
+EARLIEST_PLAY = "2006-01-01"
+PLAYED_AT_SLACK = timedelta(days=1)
+_BAD_PLAY = (f"listener_id is null or track_id is null or played_at is null or ms_played is null or ms_played < 0 "
+             f"or played_at < '{EARLIEST_PLAY}' or played_at > latest_allowed")
+
+
 def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> int:
     """Insert the registered `plays` not stored yet (the first of in-batch repeats); return the count."""
     columns = ", ".join(PLAY_SCHEMA.names)
     inserted = con.execute(
         f"""
         insert into raw.plays ({columns}, source, ingest_run_id, loaded_at)
-        select {columns}, ?, ?, ? from plays p
-        where p.listener_id is not null and p.track_id is not null
-          and p.played_at is not null and p.ms_played >= 0
+        select {columns}, ?, ?, ? from plays p, (select ?::timestamp as latest_allowed)
+        where not ({_BAD_PLAY})
           and not exists (
             select 1 from raw.plays r
             where r.listener_id = p.listener_id and r.track_id = p.track_id
@@ -248,29 +279,32 @@ def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> int:
         qualify row_number() over (
             partition by p.listener_id, p.track_id, p.played_at order by p.record_no) = 1
         """,
-        [source, run_id, at],
+        [source, run_id, at, at + PLAYED_AT_SLACK],
     ).fetchone()[0]
     return int(inserted)
 
 
 def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> int:
-    """Plays whose keys are missing or whose duration is negative go to raw.rejected_records."""
+    """Plays with a missing key, a negative duration, or a time before Spotify existed or after
+    this run's clock (plus PLAYED_AT_SLACK) go to raw.rejected_records with the reason."""
     return int(
         con.execute(
-            """
+            f"""
             insert into raw.rejected_records
             select ?, ?, 'play #' || record_no::varchar,
                    case when listener_id is null then 'missing listener_id'
                         when track_id is null then 'missing track_id'
                         when played_at is null then 'missing played_at'
-                        else 'negative or missing ms_played' end,
+                        when ms_played is null or ms_played < 0 then 'negative or missing ms_played'
+                        when played_at < '{EARLIEST_PLAY}' then 'played_at before Spotify existed: '
+                             || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ')
+                        else 'played_at in the future: ' || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ') end,
                    to_json(struct_pack(listener_id, track_id, played_at, ms_played))::varchar,
                    ?
-            from plays
-            where listener_id is null or track_id is null or played_at is null
-               or ms_played is null or ms_played < 0
+            from plays, (select ?::timestamp as latest_allowed)
+            where {_BAD_PLAY}
             """,
-            [run_id, source, at],
+            [run_id, source, at, at + PLAYED_AT_SLACK],
         ).fetchone()[0]
     )
 

@@ -103,6 +103,26 @@ create table if not exists raw.feature_lookups (
     primary key (track_id, provider)
 );
 
+create table if not exists raw.catalog_lookups (
+    item_kind     varchar not null,      -- track | artist: a Spotify catalogue call that found nothing
+    item_id       varchar not null,
+    found         boolean not null,
+    looked_up_at  timestamp not null,
+    primary key (item_kind, item_id)
+);
+
+create table if not exists raw.enrichment_runs (
+    enrichment_run_id varchar primary key,
+    started_at        timestamp not null,
+    finished_at       timestamp not null,
+    spotify_calls     integer not null,  -- counted against SPOTIFY_BRAIN_API_CALLS_PER_DAY
+    tracks_resolved   integer not null,
+    artists_fetched   integer not null,
+    features_found    integer not null,
+    stopped           varchar,           -- why Spotify lookups ended early, if they did
+    message           varchar
+);
+
 create table if not exists raw.rejected_records (
     ingest_run_id varchar not null,
     source        varchar not null,

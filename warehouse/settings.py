@@ -7,6 +7,7 @@ on them); `.env.example` documents each one.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +27,33 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+# listener ids name partitions, files and folders: letters, digits, dot, dash, underscore
+LISTENER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def check_timezone(value: str) -> str:
+    """An IANA name both Python (the export) and DuckDB (dbt's local hours) know; ValueError if not."""
+    import duckdb
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from None
+    with duckdb.connect() as con:
+        known = con.execute("select count(*) from pg_timezone_names() where name = ?", [value]).fetchone()[0]
+    if not known:
+        raise ValueError(f"timezone {value!r} is not one DuckDB knows (dbt computes local hours there); "
+                         "use the plain IANA name, e.g. 'Europe/Berlin'")
+    return value
+
+
+def check_listener_id(value: str) -> str:
+    if not re.match(LISTENER_ID, value):
+        raise ValueError(f"listener id {value!r}: use 1-64 letters, digits, '.', '-' or '_' "
+                         "(it names files, folders and Dagster partitions)")
+    return value
+
+
 @dataclass(frozen=True)
 class ListenerConfig:
     """One Spotify account to pull plays for."""
@@ -42,10 +70,19 @@ class Settings(BaseSettings):
 
     warehouse: Path = Field(Path("warehouse/spotify_brain.duckdb"), validation_alias=_env("SPOTIFY_BRAIN_WAREHOUSE"))
     data_dir: Path = Field(Path("warehouse/artifacts"), validation_alias=_env("SPOTIFY_BRAIN_DATA_DIR"))
-    listener_id: str = Field("demo", min_length=1, validation_alias=_env("SPOTIFY_BRAIN_LISTENER_ID"))
+    listener_id: str = Field("demo", validation_alias=_env("SPOTIFY_BRAIN_LISTENER_ID"))
     display_name: str = Field("Demo Listener", validation_alias=_env("SPOTIFY_BRAIN_DISPLAY_NAME"))
     timezone: str = Field("Europe/Berlin", validation_alias=_env("SPOTIFY_BRAIN_TIMEZONE"))
     export_path: Path = Field(Path("export/dashboard_data.json"), validation_alias=_env("SPOTIFY_BRAIN_EXPORT_PATH"))
+    # every other listener of a household: {listener_id} is replaced by the id
+    export_path_pattern: str = Field("export/listeners/{listener_id}/dashboard_data.json",
+                                     validation_alias=_env("SPOTIFY_BRAIN_EXPORT_PATH_PATTERN"))
+    # a drop folder the Dagster sensor imports privacy exports from (a subfolder per other listener)
+    inbox: Path = Field(Path("warehouse/inbox"), validation_alias=_env("SPOTIFY_BRAIN_INBOX"))
+    # the plays_are_fresh check warns when a live listener's newest play is older than this
+    stale_after_hours: int = Field(48, ge=1, validation_alias=_env("SPOTIFY_BRAIN_STALE_AFTER_HOURS"))
+    # runs recorded in the Dagster instance are deleted after this many days
+    keep_runs_days: int = Field(30, ge=1, validation_alias=_env("SPOTIFY_BRAIN_KEEP_RUNS_DAYS"))
     ingest_source: Literal["auto", "spotify", "demo", "none"] = Field(
         "auto", validation_alias=_env("SPOTIFY_BRAIN_INGEST_SOURCE")
     )
@@ -68,6 +105,10 @@ class Settings(BaseSettings):
     max_retry_after_s: float = Field(60.0, ge=0, validation_alias=_env("SPOTIFY_BRAIN_MAX_RETRY_AFTER"))
     max_pages: int = Field(50, ge=1, validation_alias=_env("SPOTIFY_BRAIN_MAX_PAGES"))
     artist_refresh_days: int = Field(90, ge=1, validation_alias=_env("SPOTIFY_BRAIN_ARTIST_REFRESH_DAYS"))
+    # Spotify catalogue calls (tracks, artists) enrichment may make: development-mode apps are
+    # throttled to roughly a thousand calls a day; what is not done continues next run
+    api_calls_per_run: int = Field(50, ge=0, validation_alias=_env("SPOTIFY_BRAIN_API_CALLS_PER_RUN"))
+    api_calls_per_day: int = Field(900, ge=0, validation_alias=_env("SPOTIFY_BRAIN_API_CALLS_PER_DAY"))
     audio_features: Literal["reccobeats", "file", "spotify", "none"] = Field(
         "reccobeats", validation_alias=_env("SPOTIFY_BRAIN_AUDIO_FEATURES"))
     audio_features_file: Path | None = Field(None, validation_alias=_env("SPOTIFY_BRAIN_AUDIO_FEATURES_FILE"))
@@ -77,6 +118,8 @@ class Settings(BaseSettings):
     website_repo: str = Field("", validation_alias=_env("WEBSITE_REPO"))
     website_repo_branch: str = Field("main", min_length=1, validation_alias=_env("WEBSITE_REPO_BRANCH"))
     website_repo_file: str = Field("public/dashboard_data.json", validation_alias=_env("WEBSITE_REPO_FILE"))
+    website_repo_file_pattern: str = Field("public/listeners/{listener_id}/dashboard_data.json",
+                                           validation_alias=_env("WEBSITE_REPO_FILE_PATTERN"))
     website_repo_pat: SecretStr | None = Field(None, validation_alias=_env("WEBSITE_REPO_PAT"))
 
     recently_played_limit: int = Field(25, ge=0, le=25, validation_alias=_env("SPOTIFY_BRAIN_RECENTLY_PLAYED_LIMIT"))
@@ -94,10 +137,18 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from None
+        return check_timezone(value)
+
+    @field_validator("listener_id")
+    @classmethod
+    def _listener_id(cls, value: str) -> str:
+        return check_listener_id(value)
+
+    @field_validator("export_path_pattern", "website_repo_file_pattern")
+    @classmethod
+    def _has_listener_placeholder(cls, value: str) -> str:
+        if "{listener_id}" not in value:
+            raise ValueError(f"must contain {{listener_id}}: {value!r}")
         return value
 
     @field_validator("mood_k", "audio_features_file", mode="before")
@@ -112,7 +163,7 @@ class Settings(BaseSettings):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.rstrip("/")
 
-    @field_validator("website_repo_file")
+    @field_validator("website_repo_file", "website_repo_file_pattern")
     @classmethod
     def _inside_the_repo(cls, value: str) -> str:
         parts = Path(value).parts
@@ -138,13 +189,6 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
-    def ingest_source_resolved(self) -> Literal["spotify", "demo", "none"]:
-        """`auto` means the Spotify API when credentials are set, the demo listener otherwise."""
-        if self.ingest_source != "auto":
-            return self.ingest_source
-        return "spotify" if self.has_spotify_credentials else "demo"
-
-    @property
     def has_spotify_credentials(self) -> bool:
         return all((self.spotify_client_id, self.spotify_client_secret, self.spotify_refresh_token))
 
@@ -160,9 +204,10 @@ class Settings(BaseSettings):
                 raise SettingsError(f"{where}: missing {', '.join(sorted(missing))}")
             timezone = entry.get("timezone", self.timezone)
             try:
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise SettingsError(f"{where}: unknown IANA timezone {timezone!r}") from None
+                check_timezone(timezone)
+                check_listener_id(entry["listener_id"])
+            except ValueError as exc:
+                raise SettingsError(f"{where}: {exc}") from None
             env_name = entry["refresh_token_env"]
             token = os.environ.get(env_name) or env_file.get(env_name)
             if not token:
@@ -172,6 +217,17 @@ class Settings(BaseSettings):
             found.append(ListenerConfig(entry["listener_id"], entry.get("display_name", entry["listener_id"]),
                                         timezone, SecretStr(token), env_name))
         return found
+
+    def export_path_for(self, listener_id: str) -> Path:
+        """Where a listener's export goes: the main listener's keeps SPOTIFY_BRAIN_EXPORT_PATH."""
+        if listener_id == self.listener_id:
+            return self.export_path
+        return Path(self.export_path_pattern.format(listener_id=check_listener_id(listener_id)))
+
+    def website_file_for(self, listener_id: str) -> str:
+        if listener_id == self.listener_id:
+            return self.website_repo_file
+        return self.website_repo_file_pattern.format(listener_id=check_listener_id(listener_id))
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt: profiles.yml reads the warehouse path from here, not `.env`. The

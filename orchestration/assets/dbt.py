@@ -5,6 +5,7 @@ dbt tests (source tests included) are asset checks. dbt runs in this process
 (orchestration/dbt_runner.py), on the warehouse connection the step holds.
 """
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from orchestration.project import PROJECT_ROOT, dbt_project
 from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
 
 MOOD_MODELS = "source:ml+"
+ENRICHED = dg.AssetKey(["raw", "enrichment_runs"])
 # groups laid out so data flows one way on screen: ingest -> staging -> intermediate -> marts
 # -> moods -> mood_marts -> models -> export
 GROUP_OF_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
@@ -44,6 +46,15 @@ class Translator(DagsterDbtTranslator):
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
         return dbt_resource_props.get("description") or ""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        """A model that reads a raw table waits for the enrichment too, so a job builds its models
+        after ingest and enrichment have both landed (one dbt step, not one on either side)."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        parents = manifest.get("parent_map", {}).get(unique_id, [])
+        if unique_id.startswith("model.") and any(p.startswith("source.spotify_brain.raw.") for p in parents):
+            spec = spec.merge_attributes(deps=[ENRICHED])
+        return spec
 
 
 TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
@@ -87,9 +98,13 @@ def _build(context: dg.AssetExecutionContext) -> Iterator:
         context=context, manifest=manifest, select=context.op.tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
         exclude=context.op.tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY), selector=None,
         dagster_dbt_translator=translator, current_dbt_indirect_selection_env=None)
+    statuses: Counter = Counter()
     with settings_and_writer() as (settings, con):
         for raw in stream_events(dbt_build_args(settings, selection, indirect), settings, PROJECT_ROOT):
-            context.log.info(f"dbt: {raw['info']['msg'].strip()}")
+            node = raw["data"]["node_info"]
+            statuses[f"{node['resource_type']}s {node['node_status']}"] += 1
+            if node["node_status"] not in ("success", "pass"):  # one line per node would be an event each
+                context.log.warning(f"dbt: {raw['info']['msg'].strip()}")
             message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
             for event in message.to_default_asset_events(manifest, translator, context, project=project):
                 if isinstance(event, dg.Output):
@@ -97,6 +112,7 @@ def _build(context: dg.AssetExecutionContext) -> Iterator:
                     event = event.with_metadata({**event.metadata, **_table_metadata(
                         con, node, node["config"]["materialized"])})
                 yield event
+    context.log.info("dbt: " + ", ".join(f"{count} {what}" for what, count in sorted(statuses.items())))
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), exclude=MOOD_MODELS,

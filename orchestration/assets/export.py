@@ -1,7 +1,8 @@
-"""The dashboard export the website reads, its preview page, and its delivery to the website."""
+"""Each listener's dashboard export, its preview page, and its delivery to the website."""
 
 
 import json
+from datetime import timedelta
 
 import dagster as dg
 
@@ -10,28 +11,36 @@ from export.deliver import deliver
 from export.preview import chart_markdown, write_preview
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.assets.ml import next_mood_predictions, session_start_predictions
-from orchestration.resources import settings_and_writer
+from orchestration.listeners import LISTENERS, listener_ids
+from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
+from orchestration.status import read_status
 from warehouse.settings import load_settings
 
 MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile", "listening_mood_trajectory",
-              "genre_profiles", "listening_drift")
+              "genre_profiles", "listening_drift", "listener_coverage")
 
 
 @dg.asset(
-    key=["export", "dashboard_data"], group_name="export", kinds={"json"},
-    deps=[next_mood_predictions, session_start_predictions,
-          *(dbt_model_key(m) for m in MARTS_READ)],
+    key=["export", "dashboard_data"], group_name="export", kinds={"json"}, partitions_def=LISTENERS,
+    deps=[next_mood_predictions, session_start_predictions, *(dbt_model_key(m) for m in MARTS_READ)],
+    pool=WAREHOUSE_POOL,
+    # the refresh schedule writes the main listener's export every 30 minutes
+    freshness_policy=dg.FreshnessPolicy.time_window(warn_window=timedelta(hours=1), fail_window=timedelta(hours=3)),
 )
-def dashboard_data() -> dg.MaterializeResult:
-    """Build dashboard_data.json, validate it against the contract's schema, write it atomically;
-    then dashboard.html next to it, the same data as charts, for a look without the website."""
+def dashboard_data(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """The listener's dashboard_data.json (the main listener's is the one the website reads):
+    built from marts and ml tables, validated against the contract's schema, written atomically;
+    then dashboard.html next to it, the same data as charts, with links to the other listeners."""
+    listener = context.partition_key
     # reads only, but as the step's writer: no other job can be mid-build meanwhile
     with settings_and_writer() as (settings, con):
-        data = export_dashboard(con, settings.listener_id, settings.export_path, settings.recently_played_limit)
-    preview = write_preview(data, settings.export_path.with_name("dashboard.html"))
+        path = settings.export_path_for(listener)
+        data = export_dashboard(con, listener, path, settings.recently_played_limit, read_status(settings))
+        household = [(other, settings.export_path_for(other)) for other in listener_ids(con)]
+    preview = write_preview(data, path.with_name("dashboard.html"), household)
     prediction = data["next_prediction"]
     return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(settings.export_path.resolve())),
+        "path": dg.MetadataValue.path(str(path.resolve())),
         "preview": dg.MetadataValue.path(str(preview.resolve())),
         "charts": dg.MetadataValue.md(chart_markdown(data)),
         "prediction_source": prediction["prediction_source"] or "none",
@@ -42,18 +51,20 @@ def dashboard_data() -> dg.MaterializeResult:
     })
 
 
-@dg.asset(key=["export", "website"], group_name="export", kinds={"git"}, deps=[dashboard_data])
+@dg.asset(key=["export", "website"], group_name="export", kinds={"git"}, deps=[dashboard_data],
+          partitions_def=LISTENERS)
 def website(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Commit dashboard_data.json to the website repository when it changed (off while WEBSITE_REPO is empty)."""
-    settings = load_settings()
+    """Commit the listener's dashboard_data.json to the website repository when it changed
+    (off while WEBSITE_REPO is empty)."""
+    settings, listener = load_settings(), context.partition_key
     if not settings.website_repo:
         context.log.info("WEBSITE_REPO is not set: delivery is off")
         return dg.MaterializeResult(metadata={"delivered": False, "reason": "WEBSITE_REPO not set"})
-    data = json.loads(settings.export_path.read_text())
-    summary = f"listener {data['listener']['id']}, generated {data['generated_at']}"
-    result = deliver(settings.export_path, settings, summary)
+    path, target = settings.export_path_for(listener), settings.website_file_for(listener)
+    data = json.loads(path.read_text())
+    result = deliver(path, settings, f"listener {listener}, generated {data['generated_at']}", target)
     context.log.info(result.message)
     return dg.MaterializeResult(metadata={
         "delivered": result.committed, "commit": result.commit or "none", "message": result.message,
-        "branch": settings.website_repo_branch, "file": settings.website_repo_file,
+        "branch": settings.website_repo_branch, "file": target,
     })

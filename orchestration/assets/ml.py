@@ -1,14 +1,16 @@
-"""Mood clusters, the two models and their predictions, over the dbt outputs."""
-
+"""Mood clusters (shared by the household), and each listener's two models and their predictions."""
 
 import dagster as dg
 
+from ml import next_mood, session_start
 from ml.moods import assign_track_moods, train_mood_run
-from ml.next_mood import predict_next_mood, train_next_mood
-from ml.registry import ModelRun
-from ml.session_start import predict_session_starts, train_session_start
+from ml.registry import ModelRun, latest_run
 from orchestration.assets.dbt import dbt_model_key
+from orchestration.listeners import LISTENERS
 from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
+
+MOOD_METRICS = ("accuracy", "top3_accuracy", "f1_macro", "log_loss")
+SESSION_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss")
 
 
 def _comparison_table(run: ModelRun, metric_names: tuple[str, ...]) -> str:
@@ -32,9 +34,23 @@ def _serves_model_check(run: ModelRun | None) -> dg.AssetCheckResult:
     )
 
 
-SERVES_MODEL_CHECK = [dg.AssetCheckSpec("serves_learned_model", asset=key,
-                                        description="the learned model beat every baseline on the holdout")
-                      for key in (["ml", "next_mood_model"], ["ml", "session_start_model"])]
+def _serves_model_spec(key: list[str]) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec("serves_learned_model", asset=key,
+                              description="the learned model beat every baseline on the holdout")]
+
+
+def holdout_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
+    """Numeric holdout figures, so the UI plots the model against its best baseline across runs."""
+    metadata = {}
+    for metric in metric_names:
+        model = run.metrics.get(metric)
+        baselines = [b[metric] for b in run.baselines.values() if b.get(metric) is not None]
+        lower_is_better = metric in ("log_loss", "brier")
+        best = (min if lower_is_better else max)(baselines) if baselines else None
+        for name, value in (("model", model), ("best_baseline", best)):
+            if value is not None:
+                metadata[f"holdout/{name}/{metric}"] = dg.MetadataValue.float(float(value))
+    return metadata
 
 
 def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
@@ -43,6 +59,7 @@ def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
         "served": run.served,
         "model_beats_baseline": str(run.model_beats_baseline),
         "holdout_comparison": dg.MetadataValue.md(_comparison_table(run, metric_names)),
+        **holdout_metadata(run, metric_names),
         "n_train": run.n_train,
         "n_val": run.n_val,
         "note": run.note or "",
@@ -50,73 +67,88 @@ def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
     }
 
 
-@dg.asset(key=["ml", "mood_clusters"], group_name="ml", deps=[dbt_model_key("dim_tracks"), dbt_model_key("fct_plays")],
-          pool=WAREHOUSE_POOL, kinds={"scikit-learn"})
-def mood_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """KMeans moods of the played tracks (k by silhouette), ids kept stable across retrains."""
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["ml", "mood_clusters"], group_name="moods", kinds={"scikit-learn"}, skippable=True,
+                        deps=[dbt_model_key("dim_tracks"), dbt_model_key("fct_plays")],
+                        description="KMeans moods of the tracks the household played (k by silhouette): one mood "
+                                    "space for every listener, ids kept stable across retrains."),
+           dg.AssetSpec(["ml", "track_moods"], group_name="moods", kinds={"python"}, skippable=True,
+                        deps=[dbt_model_key("dim_tracks")],
+                        description="Every track with audio features, with the mood of the latest clustering.")],
+    can_subset=True, pool=WAREHOUSE_POOL, name="moods",
+)
+def moods(context: dg.AssetExecutionContext):
+    """Recluster (full retrain) and give every track the mood of the latest clustering (both jobs;
+    no refit). A refresh before any clustering clusters first, so a new history gets moods at once."""
+    clusters, assigned = dg.AssetKey(["ml", "mood_clusters"]), dg.AssetKey(["ml", "track_moods"])
     with settings_and_writer() as (settings, con):
-        run = train_mood_run(con, settings.data_dir, settings.mood_k)
-    if run is None:
-        context.log.warning("no played tracks with audio features: no mood clusters this run")
-        return dg.MaterializeResult(metadata={"clusters": 0, "note": "no tracks with audio features"})
-    return dg.MaterializeResult(metadata={"run_id": run.run_id, **{k: v for k, v in run.metrics.items() if v is not None},
-                                          "tracks": run.n_train})
+        recluster = clusters in context.selected_asset_keys or latest_run(con, "mood_clusters", None) is None
+        run = train_mood_run(con, settings.data_dir, settings.mood_k) if recluster else None
+        count = assign_track_moods(con) if assigned in context.selected_asset_keys else None
+    if clusters in context.selected_asset_keys:
+        if run is None:
+            context.log.warning("no played tracks with audio features: no mood clusters this run")
+        yield dg.MaterializeResult(asset_key=clusters, metadata={
+            "run_id": run.run_id if run else "none", "tracks": run.n_train if run else 0,
+            **{k: v for k, v in (run.metrics if run else {}).items() if v is not None}})
+    if count is not None:
+        if recluster and clusters not in context.selected_asset_keys:
+            context.log.info("no mood clustering yet: clustered the played tracks first")
+        yield dg.MaterializeResult(asset_key=assigned, metadata={"dagster/row_count": count})
 
 
-@dg.asset(key=["ml", "track_moods"], group_name="ml", deps=[mood_clusters, dbt_model_key("dim_tracks")],
-          pool=WAREHOUSE_POOL, kinds={"python"})
-def track_moods() -> dg.MaterializeResult:
-    """Every track with audio features gets the mood of the latest clustering (no refit)."""
-    with settings_and_writer() as (_, con):
-        assigned = assign_track_moods(con)
-    return dg.MaterializeResult(metadata={"dagster/row_count": assigned})
-
-
-@dg.asset(key=["ml", "next_mood_model"], group_name="ml", deps=[dbt_model_key("ml_next_track_training")],
-          pool=WAREHOUSE_POOL, kinds={"scikit-learn"}, check_specs=SERVES_MODEL_CHECK[:1])
-def next_mood_model() -> dg.MaterializeResult:
-    """Train the next-track mood model; serve it only if it beats every baseline."""
+@dg.asset(key=["ml", "next_mood_model"], group_name="models", deps=[dbt_model_key("ml_next_track_training")],
+          partitions_def=LISTENERS, pool=WAREHOUSE_POOL, kinds={"scikit-learn"},
+          check_specs=_serves_model_spec(["ml", "next_mood_model"]))
+def next_mood_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """The listener's next-track mood model; served only if it beats every baseline on the holdout."""
     with settings_and_writer() as (settings, con):
-        run = train_next_mood(con, settings.listener_id, settings.data_dir)
+        run = next_mood.train_next_mood(con, context.partition_key, settings.data_dir)
     if run is None:
         return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"},
                                     check_results=[_serves_model_check(None)])
-    return dg.MaterializeResult(metadata=_run_metadata(run, ("accuracy", "top3_accuracy", "f1_macro", "log_loss")),
-                                check_results=[_serves_model_check(run)])
+    return dg.MaterializeResult(metadata=_run_metadata(run, MOOD_METRICS), check_results=[_serves_model_check(run)])
 
 
-@dg.asset(key=["ml", "session_start_model"], group_name="ml", deps=[dbt_model_key("ml_session_start_training")],
-          pool=WAREHOUSE_POOL, kinds={"scikit-learn"}, check_specs=SERVES_MODEL_CHECK[1:])
-def session_start_model() -> dg.MaterializeResult:
-    """Train the session-start model; serve it only if it beats the hourly rates."""
+@dg.asset(key=["ml", "session_start_model"], group_name="models", deps=[dbt_model_key("ml_session_start_training")],
+          partitions_def=LISTENERS, pool=WAREHOUSE_POOL, kinds={"scikit-learn"},
+          check_specs=_serves_model_spec(["ml", "session_start_model"]))
+def session_start_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """The listener's session-start model; served only if it beats the hourly rates on the holdout."""
     with settings_and_writer() as (settings, con):
-        run = train_session_start(con, settings.listener_id, settings.data_dir)
-    return dg.MaterializeResult(metadata=_run_metadata(run, ("roc_auc", "pr_auc", "brier", "log_loss")),
-                                check_results=[_serves_model_check(run)])
+        run = session_start.train_session_start(con, context.partition_key, settings.data_dir)
+    return dg.MaterializeResult(metadata=_run_metadata(run, SESSION_METRICS), check_results=[_serves_model_check(run)])
 
 
-@dg.asset(key=["ml", "next_mood_predictions"], group_name="ml",
+@dg.asset(key=["ml", "next_mood_predictions"], group_name="models", partitions_def=LISTENERS,
           deps=[next_mood_model, dbt_model_key("ml_next_track_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
-def next_mood_predictions() -> dg.MaterializeResult:
-    """The next mood after the latest play, from the stored served predictor."""
+def next_mood_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """The next mood after the listener's latest play, from the stored served predictor (before any
+    training: from the best baseline, judged now)."""
+    listener = context.partition_key
     with settings_and_writer() as (settings, con):
-        prediction = predict_next_mood(con, settings.listener_id)
+        if latest_run(con, "next_mood", listener) is None:
+            next_mood.serve_best_baseline(con, listener, settings.data_dir)
+        prediction = next_mood.predict_next_mood(con, listener)
     if prediction is None:
-        return dg.MaterializeResult(metadata={"note": "no stored model or no play with a mood"})
+        return dg.MaterializeResult(metadata={"note": "no mood clusters or no play with a mood"})
     return dg.MaterializeResult(metadata={"run_id": prediction["run_id"],
                                           "distribution": {str(k): round(v, 4) for k, v in prediction["distribution"].items()}})
 
 
-@dg.asset(key=["ml", "session_start_predictions"], group_name="ml",
+@dg.asset(key=["ml", "session_start_predictions"], group_name="models", partitions_def=LISTENERS,
           deps=[session_start_model, dbt_model_key("ml_session_start_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
-def session_start_predictions() -> dg.MaterializeResult:
-    """Session-start probability for each local hour of the coming day."""
+def session_start_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Session-start probability for each local hour of the listener's coming day."""
+    listener = context.partition_key
     with settings_and_writer() as (settings, con):
-        probs = predict_session_starts(con, settings.listener_id)
+        if latest_run(con, "session_start", listener) is None:
+            session_start.serve_best_baseline(con, listener, settings.data_dir)
+        probs = session_start.predict_session_starts(con, listener)
     if probs is None:
-        return dg.MaterializeResult(metadata={"note": "no stored model or no listening history"})
+        return dg.MaterializeResult(metadata={"note": "no listening history"})
     top = sorted(probs.items(), key=lambda hp: -hp[1])[:3]
     return dg.MaterializeResult(metadata={"top_hours": ", ".join(f"{h:02d}h {p:.2f}" for h, p in top)})
 
 
-TRAINING_ASSETS = (mood_clusters, next_mood_model, session_start_model)
+TRAINING_ASSETS = (next_mood_model, session_start_model)

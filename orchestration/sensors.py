@@ -1,0 +1,104 @@
+"""Sensors: per-listener runs after each shared run, failures recorded where the export can say
+so, imports from a drop folder, and old runs pruned so the instance does not grow for ever."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from orchestration.jobs import SHARED_JOBS, full_retrain_job, import_job, listener_refresh_job, listener_retrain_job, refresh_job
+from orchestration.listeners import listener_ids, listeners_to_update, sync_partitions
+from orchestration.status import record_failure, record_success
+from warehouse.connection import read_connection
+from warehouse.settings import load_settings
+
+PRUNE_BATCH = 200
+
+
+def per_listener_requests(instance: dg.DagsterInstance, shared_job: str, run_id: str) -> list[dg.RunRequest]:
+    """After a shared run: the per-listener runs it calls for (partitions added for new listeners)."""
+    settings = load_settings()
+    with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
+        everyone, wanted = listener_ids(con), listeners_to_update(con, shared_job, settings)
+    sync_partitions(instance, everyone)
+    job = SHARED_JOBS[shared_job][1]
+    return [dg.RunRequest(run_key=f"{run_id}-{listener}", job_name=job.name, partition_key=listener)
+            for listener in wanted]
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[full_retrain_job, refresh_job],
+                      request_jobs=[listener_retrain_job, listener_refresh_job],
+                      default_status=dg.DefaultSensorStatus.RUNNING)
+def per_listener_runs(context: dg.RunStatusSensorContext):
+    """A full retrain retrains every listener; a refresh updates the listeners with new plays."""
+    run = context.dagster_run
+    return per_listener_requests(context.instance, run.job_name, run.run_id)
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
+def record_run_failures(context: dg.RunFailureSensorContext):
+    """Keep the failed job, step and error where the next export (and its preview) can show them."""
+    steps = context.get_step_failure_events()
+    step = steps[0].step_key if steps else None
+    error = steps[0].event_specific_data.error.message if steps else (context.failure_event.message or "")
+    record_failure(load_settings(), context.dagster_run.job_name, step, error.strip(), context.dagster_run.run_id)
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, default_status=dg.DefaultSensorStatus.RUNNING)
+def record_run_successes(context: dg.RunStatusSensorContext):
+    record_success(load_settings(), context.dagster_run.job_name, context.dagster_run.run_id)
+
+
+def prune_runs(instance: dg.DagsterInstance, keep_days: int) -> int:
+    """Delete runs (their events and captured logs too) created more than `keep_days` ago."""
+    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+    deleted = 0
+    while records := instance.get_run_records(filters=dg.RunsFilter(created_before=cutoff), limit=PRUNE_BATCH):
+        for record in records:
+            instance.delete_run(record.dagster_run.run_id)
+            instance.compute_log_manager.delete_logs(prefix=[record.dagster_run.run_id])
+            deleted += 1
+    return deleted
+
+
+@dg.sensor(minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
+def prune_old_runs(context: dg.SensorEvaluationContext):
+    """Runs older than SPOTIFY_BRAIN_KEEP_RUNS_DAYS are deleted (48 refreshes a day add up)."""
+    deleted = prune_runs(context.instance, load_settings().keep_runs_days)
+    return dg.SkipReason(f"deleted {deleted} old run(s)")
+
+
+def _inbox_items(inbox) -> list[tuple[str, str, str]]:
+    """(path, listener, version) of each export in the drop folder: files and folders directly in it
+    belong to the main listener, those in a subfolder named after a listener to that listener."""
+    from ingest.privacy_export import classify
+
+    items = []
+    if not inbox.is_dir():
+        return items
+    for entry in sorted(inbox.iterdir()):
+        if entry.is_dir() and not any(classify(p.name) for p in entry.iterdir() if p.is_file()):
+            items += [(str(sub), entry.name, _version(sub)) for sub in sorted(entry.iterdir())]
+        else:
+            items.append((str(entry), "", _version(entry)))
+    return items
+
+
+def _version(path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}-{int(stat.st_mtime)}"
+
+
+@dg.sensor(job=import_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def inbox_imports(context: dg.SensorEvaluationContext):
+    """A privacy export dropped into SPOTIFY_BRAIN_INBOX is imported as a run of import_history
+    (once per version of the file: the run key is its path, size and time)."""
+    settings = load_settings()
+    requests = [dg.RunRequest(run_key=f"{path}@{version}", run_config={"ops": {"ingest": {"config": {
+        "path": path, "listener_id": listener}}}}, tags={"inbox": path})
+        for path, listener, version in _inbox_items(settings.inbox)]
+    return requests or dg.SkipReason(f"nothing in {settings.inbox}")
+
+
+SENSORS = [per_listener_runs, record_run_failures, record_run_successes, prune_old_runs, inbox_imports]
