@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 # so dbt (and Dagster's call of it) resolve to the venv's, activated or not
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# the Dagster instance `make dev` opens and `spotify-brain run` records into
+DAGSTER_HOME ?= $(CURDIR)/orchestration/dagster_home
+PORT ?= 3000
 
 .PHONY: setup demo test test-all dev bench validate manifest lock clean
 
@@ -36,7 +39,7 @@ validate: manifest
 	$(BIN)/dagster definitions validate -m orchestration.definitions
 
 dev: manifest
-	DAGSTER_HOME=$(CURDIR)/orchestration/dagster_home $(BIN)/dagster dev -m orchestration.definitions
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $(PORT)
 
 bench: setup
 	$(BIN)/spotify-brain bench

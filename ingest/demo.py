@@ -33,8 +33,11 @@ Hidden rules (tests check that the models recover them):
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -247,3 +250,51 @@ def generate_demo_batches(
 ) -> list[RawBatch]:
     """Every demo listener's batch at once (see iter_demo_batches)."""
     return list(iter_demo_batches(listener_id, timezone_name, display_name, days, listeners, seed, end, rhythm))
+
+
+def write_privacy_export(folder: Path, records: int, per_file: int = 100_000, seed: int = 42) -> list[Path]:
+    """Files shaped like Spotify's extended streaming history (`Streaming_History_Audio_*.json`),
+    from demo plays, oldest first: a stand-in for a real person's export (no real data). Private
+    fields a real export has (IP address, country) are filled with documentation values, so an
+    import proves it does not keep them."""
+    catalog = build_catalog(seed)
+    names = {t["track_id"]: t for t in catalog.tracks}
+    plays, years = [], 0
+    while len(plays) < records:  # more demo years, further back, until there are enough plays
+        plays = generate_plays(catalog, "export", ZoneInfo("Europe/Berlin"), 365, seed=100 + years,
+                               end=DEFAULT_END - timedelta(days=365 * years)) + plays
+        years += 1
+    plays = plays[:records]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, start in enumerate(range(0, records, per_file)):
+        rows = []
+        for play in plays[start:start + per_file]:
+            track = names[play["track_id"]]
+            rows.append({
+                "ts": play["played_at"].strftime("%Y-%m-%dT%H:%M:%SZ"), "platform": "android",
+                "ms_played": play["ms_played"], "conn_country": "DE", "ip_addr": "192.0.2.1",
+                "master_metadata_track_name": track["track_name"],
+                "master_metadata_album_artist_name": track["artist_names"][0],
+                "master_metadata_album_album_name": track["album_name"],
+                "spotify_track_uri": f"spotify:track:{play['track_id']}",
+                "episode_name": None, "episode_show_name": None, "spotify_episode_uri": None,
+                "reason_start": play["reason_start"], "reason_end": play["reason_end"], "shuffle": play["shuffle"],
+                "skipped": play["skipped"], "offline": False, "offline_timestamp": None, "incognito_mode": False,
+            })
+        path = folder / f"Streaming_History_Audio_{number:03d}.json"
+        path.write_text(json.dumps(rows))
+        paths.append(path)
+    return paths
+
+
+def write_features_file(path: Path, seed: int = 42) -> Path:
+    """The demo catalogue's audio features as a CSV for SPOTIFY_BRAIN_AUDIO_FEATURES=file."""
+    features = build_catalog(seed).audio_features
+    columns = list(features[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(features)
+    return path

@@ -276,49 +276,14 @@ def _run_benchmark(days: int, scales: list[int], json_path: str, import_records:
     return report
 
 
-def write_extended_history(folder: Path, records: int, per_file: int = 100_000) -> list[Path]:
-    """Files shaped like Spotify's extended streaming history, from demo plays (no real data)."""
-    from datetime import timedelta
-
-    from ingest.demo import build_catalog, generate_plays
-    from zoneinfo import ZoneInfo
-
-    catalog = build_catalog(42)
-    names = {t["track_id"]: t for t in catalog.tracks}
-    plays, listeners = [], 0
-    while len(plays) < records:  # more demo years until there are enough plays
-        plays += generate_plays(catalog, "bench", ZoneInfo("Europe/Berlin"), 365, seed=100 + listeners,
-                                end=date(2026, 10, 31) - timedelta(days=365 * listeners))
-        listeners += 1
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for number, start in enumerate(range(0, records, per_file)):
-        rows = []
-        for play in plays[start:start + per_file]:
-            track = names[play["track_id"]]
-            rows.append({
-                "ts": play["played_at"].strftime("%Y-%m-%dT%H:%M:%SZ"), "platform": "android",
-                "ms_played": play["ms_played"], "conn_country": "DE", "ip_addr": "192.0.2.1",
-                "master_metadata_track_name": track["track_name"],
-                "master_metadata_album_artist_name": track["artist_names"][0],
-                "master_metadata_album_album_name": track["album_name"],
-                "spotify_track_uri": f"spotify:track:{play['track_id']}",
-                "episode_name": None, "episode_show_name": None, "spotify_episode_uri": None,
-                "reason_start": play["reason_start"], "reason_end": play["reason_end"], "shuffle": play["shuffle"],
-                "skipped": play["skipped"], "offline": False, "offline_timestamp": None, "incognito_mode": False,
-            })
-        path = folder / f"Streaming_History_Audio_{number:03d}.json"
-        path.write_text(json.dumps(rows))
-        paths.append(path)
-    return paths
-
-
 def _main(mode: str, *args: str) -> dict:
     """One step in a fresh process, so its peak memory is its own."""
     if mode == "stages":
         return measure_one(int(args[0]), Path(args[1]), listeners=int(args[2]), refresh_plays=int(args[3]))
     if mode == "write-export":
-        return {"files": len(write_extended_history(Path(args[1]), int(args[0])))}
+        from ingest.demo import write_privacy_export
+
+        return {"files": len(write_privacy_export(Path(args[1]), int(args[0])))}
     if mode == "import-many":
         return measure_import_into_one_warehouse(Path(args[0]), int(args[1]))
     return measure_import(Path(args[0]))

@@ -28,7 +28,7 @@ def per_listener_requests(instance: dg.DagsterInstance, shared_job: str, run_id:
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[full_retrain_job, refresh_job],
-                      request_jobs=[listener_retrain_job, listener_refresh_job],
+                      request_jobs=[listener_retrain_job, listener_refresh_job], minimum_interval_seconds=5,
                       default_status=dg.DefaultSensorStatus.RUNNING)
 def per_listener_runs(context: dg.RunStatusSensorContext):
     """A full retrain retrains every listener; a refresh updates the listeners with new plays."""
