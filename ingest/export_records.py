@@ -21,6 +21,7 @@ from warehouse.loaders import REJECT_SCHEMA, TRACK_SCHEMA, RawBatch
 
 TRACK_URI = "^spotify:track:([0-9A-Za-z]{22})$"
 INT32_MAX = 2_147_483_647
+QUOTED = 120
 SQL_TYPES = {"string": "varchar", "boolean": "boolean", "count": "bigint"}
 JSON_TYPES = {"string": "'VARCHAR'", "boolean": "'BOOLEAN'", "count": "'UBIGINT', 'BIGINT'"}
 
@@ -34,11 +35,16 @@ EXTENDED_FIELDS = {  # field -> expected JSON type
 ACCOUNT_FIELDS = {"endTime": "string", "artistName": "string", "trackName": "string", "msPlayed": "count"}
 
 
+def _quoted(sql: str) -> str:
+    """A value as a reason quotes it: at most QUOTED characters (a record can hold megabytes)."""
+    return f"left({sql}, {QUOTED})"
+
+
 def _type_checks(fields: dict[str, str]) -> list[tuple[str, str]]:
     """A field of the wrong JSON type rejects the record; counts must be present and fit raw.plays."""
     checks = []
     for name, kind in fields.items():
-        shown = f"coalesce({name}_json::varchar, 'missing')"
+        shown = _quoted(f"coalesce({name}_json::varchar, 'missing')")
         if kind == "count":
             checks.append((f"{name}_type is null or {name}_type not in ({JSON_TYPES[kind]}) "
                            f"or not coalesce({name} between 0 and {INT32_MAX}, false)",
@@ -57,10 +63,10 @@ EXTENDED = {
         (f"spotify_track_uri is null and not {PODCAST_OR_AUDIOBOOK}",
          "'no spotify_track_uri and not a podcast or audiobook'"),
         (f"spotify_track_uri is not null and not regexp_matches(spotify_track_uri, '{TRACK_URI}')",
-         "'spotify_track_uri is not a track URI: ' || spotify_track_uri_json::varchar"),
+         "'spotify_track_uri is not a track URI: ' || " + _quoted("spotify_track_uri_json::varchar")),
         ("spotify_track_uri is not null and ts is null", "'ts is missing'"),
         ("spotify_track_uri is not null and try_strptime(ts, '%Y-%m-%dT%H:%M:%SZ') is null",
-         "'ts is not an ISO 8601 UTC time: ' || ts_json::varchar"),
+         "'ts is not an ISO 8601 UTC time: ' || " + _quoted("ts_json::varchar")),
     ],
     "set_aside": "spotify_track_uri is null",
     "columns": f"""regexp_extract(spotify_track_uri, '{TRACK_URI}', 1) as track_id,
@@ -77,7 +83,7 @@ ACCOUNT = {
         ("coalesce(trim(artistName), '') = '' or coalesce(trim(trackName), '') = ''",
          "'artistName or trackName is missing'"),
         ("try_strptime(endTime, '%Y-%m-%d %H:%M') is null",
-         "'endTime is not a YYYY-MM-DD HH.MM time: ' || coalesce(endTime_json::varchar, 'missing')"),
+         "'endTime is not a YYYY-MM-DD HH.MM time: ' || " + _quoted("coalesce(endTime_json::varchar, 'missing')")),
     ],
     "set_aside": "false",
     "columns": """'name:' || sha256(lower(trim(artistName)) || chr(31) || lower(trim(trackName)))[1:22] as track_id,

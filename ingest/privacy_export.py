@@ -22,11 +22,10 @@ IP addresses, user agents, user names and countries are never read, so never sto
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import shutil
 import tempfile
 import zipfile
+import zlib
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
@@ -60,20 +59,60 @@ class ImportRefused(ValueError):
     """The import cannot start (nothing was written); the message says why and what to do."""
 
 
+# Caps for zip members (a hostile zip can unpack to far more than it weighs): Spotify's files
+# are about 10 MB each and its JSON compresses about ten to one.
+MAX_MEMBER_BYTES = 1 << 30
+MAX_UNPACKED_BYTES = 8 << 30      # everything one import unpacks into its scratch folder
+MAX_RATIO = 100
+MIN_BOMB_BYTES = 1 << 20          # below this a high ratio is harmless
+GLOB = re.compile(r"[*?\[\]{}]")  # DuckDB reads these in a path as a pattern
+SHOWN = 200                       # characters of a name or a value a message quotes
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
 @dataclass
 class ExportFile:
     name: str      # as shown to the user: the path, or zip!member
     kind: str      # extended | account | video | podcast
     path: Path     # the file, or the zip it is in
-    member: str | None = None
+    member: zipfile.ZipInfo | None = None
 
-    def local_path(self, scratch: Path) -> Path:
-        """A path DuckDB can read: the file itself, or the zip member extracted to `scratch`."""
+    def local_path(self, scratch: Path, room: int) -> Path:
+        """A path DuckDB reads as exactly this file: the file itself; a link to it under a plain
+        name when its path holds glob characters; or the zip member unpacked to `scratch`, at
+        most `room` bytes. Raises ImportFileError for a member that is damaged, encrypted or a bomb."""
         if self.member is None:
-            return self.path
-        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as source, scratch.open("wb") as target:
-            shutil.copyfileobj(source, target)
+            if not GLOB.search(str(self.path.resolve())):
+                return self.path
+            scratch.symlink_to(self.path.resolve())
+            return scratch
+        _unpack(self.name, self.path, self.member, scratch, room)
         return scratch
+
+
+def _unpack(name: str, archive_path: Path, info: zipfile.ZipInfo, target: Path, room: int) -> None:
+    if info.flag_bits & 0x1:
+        raise ImportFileError(f"{name}: encrypted (password-protected) zip member; unpack the zip yourself and "
+                              "import the folder")
+    limit = min(MAX_MEMBER_BYTES, room, max(MAX_RATIO * info.compress_size, MIN_BOMB_BYTES))
+    written = 0
+    try:
+        with zipfile.ZipFile(archive_path) as archive, archive.open(info) as source, target.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise ImportFileError(
+                        f"{name}: unpacks to more than {limit >> 20} MB from {info.compress_size} bytes; a zip bomb "
+                        "or not a Spotify export, so it is not imported")
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
+        target.unlink(missing_ok=True)
+        if isinstance(exc, ImportFileError):
+            raise
+        raise ImportFileError(f"{name}: damaged zip member ({_shown(str(exc))}); download the export again") from None
 
 
 @dataclass
@@ -116,6 +155,7 @@ class ImportReport:
         self.records_rejected += load.records_rejected
         self.set_aside += load.records_set_aside
         self.rejected_by_reason.update(reasons)
+        self.rejected_by_reason.update(load.rejected_by_reason)
 
 
 def classify(name: str) -> str | None:
@@ -131,45 +171,72 @@ def classify(name: str) -> str | None:
     return None
 
 
-def discover(path: Path, skipped: dict[str, str]) -> Iterator[ExportFile]:
-    """Every export file under `path` (a zip, a folder, or one file), in name order."""
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            yield from discover(file, skipped)
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            for info in sorted(archive.infolist(), key=lambda i: i.filename):
-                if info.is_dir():
-                    continue
-                name = f"{path}!{info.filename}"
-                kind = classify(info.filename)
-                if kind is None:
-                    skipped[name] = "not a streaming-history file"
-                else:
-                    yield ExportFile(name, kind, path, info.filename)
-    elif path.exists():
+def discover(path: Path, report: "ImportReport") -> Iterator[ExportFile]:
+    """Every export file under `path` (a zip, a folder, or one file), in name order. Files that
+    cannot be taken are named in the report: a link out of the export folder, a damaged zip."""
+    if not path.is_dir():
+        yield from _discover_file(path, report)
+        return
+    root = path.resolve()
+    for file in sorted(path.rglob("*")):
+        if file.is_symlink() and not file.resolve().is_relative_to(root):
+            report.failed_files[str(file)] = (f"{_shown(str(file))}: a link to a file outside the export folder "
+                                              f"({_shown(str(file.resolve()))}); not read")
+        elif file.is_file():
+            yield from _discover_file(file, report)
+
+
+def _discover_file(path: Path, report: "ImportReport") -> Iterator[ExportFile]:
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = sorted(archive.infolist(), key=lambda i: i.filename)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            report.failed_files[str(path)] = f"{path}: damaged zip ({_shown(str(exc))}); download the export again"
+            return
+        for info in members:
+            if info.is_dir():
+                continue
+            name = f"{path}!{_shown(info.filename)}"
+            kind = classify(info.filename)
+            if kind is None:
+                report.skipped_files[name] = "not a streaming-history file"
+            else:
+                yield ExportFile(name, kind, path, info)
+    elif path.suffix.lower() == ".zip" or _starts_like_a_zip(path):
+        report.failed_files[str(path)] = (f"{path}: not a readable zip (cut short, perhaps by an interrupted "
+                                          "download); download the export again")
+    else:
         kind = classify(path.name)
         if kind is None:
-            skipped[str(path)] = "not a streaming-history file"
+            report.skipped_files[str(path)] = "not a streaming-history file"
         else:
             yield ExportFile(str(path), kind, path)
-    else:
-        raise FileNotFoundError(f"{path}: no such file or folder")
 
 
-def _diagnose(name: str, data: bytes) -> str | None:
-    """Why a file cannot be read as a list of records, in words that name the place; None if it can."""
-    if not data.strip():
+def _starts_like_a_zip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
+def _diagnose(name: str, path: Path, error: Exception) -> str:
+    """Why a file cannot be read as a list of records, in words that name it. Reads a few bytes
+    only (the file may be large), and DuckDB's own message for the rest."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:64]:
+        return f"{name}: UTF-16 (or other wide) text, not UTF-8; open it in an editor and save it as UTF-8"
+    first = head.lstrip()[:1]
+    if not first:
         return f"{name}: empty file"
-    try:
-        records = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-    except json.JSONDecodeError as exc:
-        return f"{name}: invalid or truncated JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-    if not isinstance(records, list):
-        return f"{name}: expected a JSON list of records, found {type(records).__name__}"
-    return None
+    if first != b"[" and not head.startswith(b"\xef\xbb\xbf["):
+        found = {b"{": "an object", b'"': "a string"}.get(first, "something else")
+        return f"{name}: expected a JSON list of records, found {found}"
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, UnicodeDecodeError) or "UTF-8" in message:
+        return f"{name}: not UTF-8 text ({_shown(message.split(': ', 1)[-1])})"
+    where = message.split('",', 1)[-1].strip() if '",' in message else message
+    return f"{name}: invalid or truncated JSON ({_shown(where)})"
 
 
 STAGING = "export_staging"  # an in-memory database beside the warehouse, shared by the parsing threads
@@ -193,8 +260,11 @@ def parse_export_file(con: duckdb.DuckDBPyConnection, file: ExportFile, path: Pa
         if file.kind in ("video", "podcast"):
             return ParsedFile(source, None, set_aside=count_records(con, str(path)))
         return ParsedFile(source, table, records=stage_file(con, str(path), file.kind, file.name, table))
-    except duckdb.Error as exc:
-        raise ImportFileError(_diagnose(file.name, path.read_bytes()) or f"{file.name}: {exc}") from None
+    # DuckDB's errors, and the Python ones its messages can raise (a message quoting bytes that
+    # are not UTF-8 cannot even be decoded)
+    except (duckdb.Error, UnicodeError, RecursionError, ValueError) as exc:
+        con.execute(f"drop table if exists {table}")
+        raise ImportFileError(_diagnose(file.name, path, exc)) from None
 
 
 @dataclass
@@ -275,14 +345,20 @@ def import_export(con: duckdb.DuckDBPyConnection, path: Path, listener_id: str,
     the main thread lands them, in order, a batch (one transaction) per CHUNK_RECORDS records
     of one source."""
     report = ImportReport()
-    files = list(discover(path, report.skipped_files))
+    files = list(discover(path, report))
     seen = _SeenFiles()
     con.execute(f"attach if not exists ':memory:' as {STAGING}")
     try:
         with tempfile.TemporaryDirectory(prefix="spotify-brain-import-") as scratch:
-            todo = []
+            todo, room = [], MAX_UNPACKED_BYTES
             for number, file in enumerate(files, start=1):
-                local = file.local_path(Path(scratch) / f"{number}.json")
+                try:
+                    local = file.local_path(Path(scratch) / f"{number}.json", room)
+                except ImportFileError as exc:
+                    report.failed_files[file.name] = str(exc)
+                    continue
+                if file.member is not None:
+                    room -= local.stat().st_size
                 same_as = seen.same_as(file.name, local)
                 if same_as:
                     report.skipped_files[file.name] = f"same content as {same_as}"

@@ -16,6 +16,7 @@ from pathlib import Path
 from warehouse.settings import Settings, SettingsError, load_settings
 
 JOBS = ("full_retrain", "refresh")
+PID_TAG = "spotify_brain/pid"  # the process that runs a job in process, to tell a killed one
 DEFAULT_DAGSTER_HOME = Path(__file__).resolve().parent / "dagster_home"
 
 
@@ -29,7 +30,31 @@ def dagster_instance():
 
     os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True, mode=0o700)
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    _fail_orphaned_runs(instance)
+    return instance
+
+
+def _fail_orphaned_runs(instance) -> None:
+    """Runs this command started in a process that was killed stay 'started' for ever in the UI;
+    mark them failed (a run launched by `make dev` is watched by its own daemon)."""
+    import dagster as dg
+
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        pid = record.dagster_run.tags.get(PID_TAG)
+        if pid and not _alive(int(pid)):
+            instance.report_run_failed(record.dagster_run, "the spotify-brain process running it ended without "
+                                                           "finishing it (killed?)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _execute(job_name: str, instance, settings: Settings, partition_key: str | None = None,
@@ -41,7 +66,7 @@ def _execute(job_name: str, instance, settings: Settings, partition_key: str | N
 
     result = defs.resolve_job_def(job_name).execute_in_process(
         instance=instance, raise_on_error=False, partition_key=partition_key,
-        run_config={**RUN_CONFIG, **(run_config or {})})
+        run_config={**RUN_CONFIG, **(run_config or {})}, tags={PID_TAG: str(os.getpid())})
     if result.success:
         record_success(settings, job_name, result.run_id)
     else:
@@ -61,22 +86,23 @@ def run_job(job_name: str, settings: Settings) -> bool:
     from orchestration.jobs import SHARED_JOBS
     from orchestration.listeners import listener_ids, listeners_to_update, sync_partitions
     from orchestration.sensors import prune_runs
-    from warehouse.connection import read_connection
+    from warehouse.connection import job_lock, read_connection
 
     instance = dagster_instance()
     shared, per_listener = SHARED_JOBS[job_name]
     started = time.monotonic()
-    say(f"running {job_name} (runs recorded in {os.environ['DAGSTER_HOME']}) ...")
-    ok = _execute(shared.name, instance, settings).success
-    if ok:
-        with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
-            everyone, wanted = listener_ids(con), listeners_to_update(con, job_name, settings)
-        sync_partitions(instance, everyone)
-        for listener in wanted:
-            if not _execute(per_listener.name, instance, settings, partition_key=listener).success:
-                say(f"{per_listener.name} failed for listener {listener}; the other listeners go on")
-                ok = False
-    prune_runs(instance, settings.keep_runs_days)
+    with job_lock(settings.warehouse, settings.writer_lock_timeout_s):
+        say(f"running {job_name} (runs recorded in {os.environ['DAGSTER_HOME']}) ...")
+        ok = _execute(shared.name, instance, settings).success
+        if ok:
+            with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
+                everyone, wanted = listener_ids(con), listeners_to_update(con, job_name, settings)
+            sync_partitions(instance, everyone)
+            for listener in wanted:
+                if not _execute(per_listener.name, instance, settings, partition_key=listener).success:
+                    say(f"{per_listener.name} failed for listener {listener}; the other listeners go on")
+                    ok = False
+        prune_runs(instance, settings.keep_runs_days)
     say(f"{job_name} {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
     return ok
 
@@ -113,8 +139,11 @@ def import_history(args: argparse.Namespace, settings: Settings) -> int:
     ensure_manifest(settings)
     config = {"path": str(path.resolve()), "listener_id": args.listener or settings.listener_id,
               "display_name": args.display_name or "", "timezone": args.timezone or ""}
-    result = _execute("import_history", dagster_instance(), settings,
-                      run_config={"ops": {"ingest": {"config": config}}})
+    from warehouse.connection import job_lock
+
+    with job_lock(settings.warehouse, settings.writer_lock_timeout_s):
+        result = _execute("import_history", dagster_instance(), settings,
+                          run_config={"ops": {"ingest": {"config": config}}})
     if not result.success:  # the failed step's error was printed as it happened
         return 1
     plays = _metadata(result, "ingest", ["raw", "plays"])

@@ -1,4 +1,8 @@
-"""Settings and the single-writer warehouse connection, as the assets use them."""
+"""Settings and the single-writer warehouse connection, as the assets use them.
+
+Steps that write the DuckDB file take the warehouse's writer lock (a file lock the kernel frees
+when a process dies), not a Dagster concurrency pool: a pool slot held by a killed run stays
+held until something marks that run failed, and every later run would wait for it."""
 
 from __future__ import annotations
 
@@ -9,9 +13,6 @@ import duckdb
 
 from warehouse.connection import write_connection
 from warehouse.settings import Settings, load_settings
-
-# every asset that writes the DuckDB file runs in this pool (limit 1 in dagster.yaml)
-WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 @contextmanager

@@ -72,3 +72,19 @@ def test_next_track_scoring_is_the_state_after_each_listeners_latest_play(demo_w
         order by listener_id""").fetchall()
     assert scoring == latest and len(scoring) == 2
     assert all(row[3] is not None and row[4] is not None for row in scoring)
+
+
+def test_impossible_dates_already_in_raw_do_not_stretch_the_hourly_grid(demo_warehouse):
+    """Rows the loader would refuse today, landed before it did: staging leaves them out."""
+    con = duckdb.connect(str(demo_warehouse))
+    con.execute("""insert into raw.plays (listener_id, track_id, played_at, ms_played, source, ingest_run_id, loaded_at)
+                   select 'demo', track_id, ts, 1000, 'extended_history', 'old', now()
+                   from (select min(track_id) as track_id from raw.plays),
+                        (values (timestamp '0001-01-01'), (timestamp '9999-12-31')) as t(ts)""")
+    span = con.execute("select date_diff('hour', min(played_at), max(played_at)) from raw.plays "
+                       "where played_at between '2006-01-01' and now()").fetchone()[0]
+    con.close()
+    result = dbt(demo_warehouse, "build", "--select", "+fct_listening_hours", "--indirect-selection", "cautious")
+    assert result.returncode == 0, result.stdout[-3000:]
+    con = duckdb.connect(str(demo_warehouse), read_only=True)
+    assert con.execute("select count(*) from marts.fct_listening_hours").fetchone()[0] <= span + 2

@@ -325,3 +325,40 @@ def test_the_ingest_asset_follows_the_source_setting_and_says_so(spotify_env, fa
     plays = next(m for m in result.asset_materializations_for_node("ingest") if m.asset_key.path == ["raw", "plays"])
     assert plays.metadata["source"].value == "spotify" and plays.metadata["plays_inserted"].value == 1
     assert any("HTTP 500, retried" in event for event in plays.metadata["events"].value)
+
+
+def test_an_imported_play_newer_than_the_api_ones_does_not_move_the_api_cursor(spotify_env, fake):
+    from warehouse.loaders import RawBatch, load_batch
+
+    fake.play(track(1), minutes_ago(120))
+    run()
+    settings = load_settings()
+    con = duckdb.connect(str(settings.warehouse))
+    # an export record dated 10 hours ahead (within the clock's slack), and one dated 2099 (refused)
+    report = load_batch(con, RawBatch(source="extended_history", listener_id="demo", plays=[
+        {"listener_id": "demo", "track_id": track(7), "played_at": minutes_ago(-600).replace(tzinfo=None),
+         "ms_played": 1000},
+        {"listener_id": "demo", "track_id": track(8), "played_at": minutes_ago(0).replace(year=2099, tzinfo=None),
+         "ms_played": 1000}]))
+    con.close()
+    assert report.rejected_by_reason == {"played_at in the future": 1}
+    fake.play(track(2), minutes_ago(30))
+    assert run().plays_inserted == 1  # the API's own newest play is the cursor
+
+
+def test_a_refused_listener_is_recorded_with_what_to_do_and_the_others_go_on(spotify_env, fake, monkeypatch, capsys):
+    from orchestration.cli import main
+
+    fake.play(track(1), minutes_ago(30))
+    fake.refresh_tokens.add("rt-sam")
+    monkeypatch.setenv("SPOTIFY_REFRESH_TOKEN_SAM", "rt-sam")
+    monkeypatch.setenv("SPOTIFY_BRAIN_LISTENERS", json.dumps(
+        [{"listener_id": "sam", "timezone": "America/New_York", "refresh_token_env": "SPOTIFY_REFRESH_TOKEN_SAM"}]))
+    fake.fail_next("/v1/me/player", 403, body={"error": {"status": 403,
+                                                         "message": "User not registered in the Developer Dashboard"}})
+    assert main(["ingest"]) == 1
+    err = capsys.readouterr().err
+    assert "demo: HTTP 403" in err and "User Management" in err and "Traceback" not in err
+    assert stored("select listener_id, outcome from raw.ingest_runs order by listener_id") == [
+        ("demo", "refused"), ("sam", "success")]
+    assert stored("select count(*) from raw.plays where listener_id = 'sam'") == [(1,)]

@@ -45,11 +45,10 @@ def private_folder(folder: Path) -> None:
 
 
 @contextmanager
-def writer_lock(warehouse: Path, timeout_s: float = 600.0) -> Iterator[None]:
-    """Hold the warehouse's single-writer lock. flock is released by the kernel when the process
-    dies, so a killed run never leaves the warehouse locked."""
-    private_folder(warehouse.parent)
-    path = lock_path(warehouse)
+def _flock(path: Path, timeout_s: float, busy: str) -> Iterator[None]:
+    """Hold an exclusive flock on `path`, waiting at most `timeout_s`. The kernel releases it
+    when the process dies, so a killed run never leaves the warehouse locked."""
+    private_folder(path.parent)
     handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
     with handle:
         deadline = time.monotonic() + timeout_s
@@ -59,15 +58,29 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise WarehouseBusyError(
-                        f"{warehouse}: another spotify-brain job has been writing for over {timeout_s:.0f}s "
-                        f"(lock file {path}). Wait for it to finish, or raise "
-                        "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.") from None
+                    raise WarehouseBusyError(busy) from None
                 time.sleep(RETRY_EVERY_S)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def writer_lock(warehouse: Path, timeout_s: float = 600.0):
+    """The warehouse's single-writer lock, held by every step that writes it."""
+    path = lock_path(warehouse)
+    return _flock(path, timeout_s, f"{warehouse}: another spotify-brain job has been writing for over "
+                                   f"{timeout_s:.0f}s (lock file {path}). Wait for it to finish, or raise "
+                                   "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.")
+
+
+def job_lock(warehouse: Path, timeout_s: float = 600.0):
+    """Held by `spotify-brain run` and `import` for their whole run, so two of them queue instead
+    of interleaving their steps (runs launched from `make dev` queue in Dagster's run queue)."""
+    path = warehouse.with_name(warehouse.name + ".job.lock")
+    return _flock(path, timeout_s, f"{warehouse}: another spotify-brain run has been going for over "
+                                   f"{timeout_s:.0f}s (lock file {path}). Wait for it to finish, or raise "
+                                   "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.")
 
 
 def _connect(warehouse: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:

@@ -93,6 +93,8 @@ class LoadReport:
     records_set_aside: int
     cursor_before: int | None
     cursor_after: int | None
+    # why the loader itself refused plays (the source's parser counts its own reasons)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 def _utcnow() -> datetime:
@@ -217,7 +219,8 @@ def _load_registered(con: duckdb.DuckDBPyConnection, batch: RawBatch, plays_read
             con, "raw.audio_features", "track_id", batch.audio_features, FEATURE_SCHEMA,
             {"provider": batch.feature_provider, "ingest_run_id": run_id, "loaded_at": started},
         )
-        rejected_here = _reject_bad_plays(con, batch.source, run_id, started)
+        refused = _reject_bad_plays(con, batch.source, run_id, started)
+        rejected_here = sum(refused.values())
         inserted = _insert_new_plays(con, batch.source, run_id, started)
         with _registered(con, "rejected", _arrow(batch.rejected, REJECT_SCHEMA)):
             con.execute("insert into raw.rejected_records select ?, ?, record_ref, reason, payload, ? from rejected",
@@ -233,6 +236,7 @@ def _load_registered(con: duckdb.DuckDBPyConnection, batch: RawBatch, plays_read
             records_set_aside=batch.set_aside,
             cursor_before=cursor_before,
             cursor_after=latest_played_at_ms(con, batch.listener_id),
+            rejected_by_reason=refused,
         )
         _record_run(con, report, started, "success", batch.note)
         con.execute("commit")
@@ -284,29 +288,29 @@ def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> int:
     return int(inserted)
 
 
-def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> int:
+def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> dict[str, int]:
     """Plays with a missing key, a negative duration, or a time before Spotify existed or after
-    this run's clock (plus PLAYED_AT_SLACK) go to raw.rejected_records with the reason."""
-    return int(
-        con.execute(
-            f"""
-            insert into raw.rejected_records
-            select ?, ?, 'play #' || record_no::varchar,
-                   case when listener_id is null then 'missing listener_id'
-                        when track_id is null then 'missing track_id'
-                        when played_at is null then 'missing played_at'
-                        when ms_played is null or ms_played < 0 then 'negative or missing ms_played'
-                        when played_at < '{EARLIEST_PLAY}' then 'played_at before Spotify existed: '
-                             || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ')
-                        else 'played_at in the future: ' || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ') end,
-                   to_json(struct_pack(listener_id, track_id, played_at, ms_played))::varchar,
-                   ?
-            from plays, (select ?::timestamp as latest_allowed)
-            where {_BAD_PLAY}
-            """,
-            [run_id, source, at, at + PLAYED_AT_SLACK],
-        ).fetchone()[0]
-    )
+    this run's clock (plus PLAYED_AT_SLACK) go to raw.rejected_records with the reason; returns
+    the count per reason (the part before the colon)."""
+    con.execute(
+        f"""
+        insert into raw.rejected_records
+        select ?, ?, 'play #' || record_no::varchar,
+               case when listener_id is null then 'missing listener_id'
+                    when track_id is null then 'missing track_id'
+                    when played_at is null then 'missing played_at'
+                    when ms_played is null or ms_played < 0 then 'negative or missing ms_played'
+                    when played_at < '{EARLIEST_PLAY}' then 'played_at before Spotify existed: '
+                         || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ')
+                    else 'played_at in the future: ' || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ') end,
+               to_json(struct_pack(listener_id, track_id, played_at, ms_played))::varchar,
+               ?
+        from plays, (select ?::timestamp as latest_allowed)
+        where {_BAD_PLAY}
+        """,
+        [run_id, source, at, at + PLAYED_AT_SLACK])
+    return dict(con.execute("select split_part(reason, ':', 1), count(*) from raw.rejected_records "
+                            "where ingest_run_id = ? group by 1", [run_id]).fetchall())
 
 
 def _record_run(con, report: LoadReport, started: datetime, outcome: str, message: str | None) -> None:

@@ -19,7 +19,7 @@ from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from orchestration.dbt_runner import dbt_build_args, stream_events
 from orchestration.project import PROJECT_ROOT, dbt_project
-from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
+from orchestration.resources import settings_and_writer
 
 MOOD_MODELS = "source:ml+"
 ENRICHED = dg.AssetKey(["raw", "enrichment_runs"])
@@ -116,16 +116,14 @@ def _build(context: dg.AssetExecutionContext) -> Iterator:
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), exclude=MOOD_MODELS,
-            dagster_dbt_translator=Translator(settings=TRANSLATOR_SETTINGS), name="dbt_core_models",
-            pool=WAREHOUSE_POOL)
+            dagster_dbt_translator=Translator(settings=TRANSLATOR_SETTINGS), name="dbt_core_models")
 def dbt_core_models(context: dg.AssetExecutionContext):
     """Staging, sessions, the hourly grid, dims, statistics and the session-start tables."""
     yield from _build(context)
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), select=MOOD_MODELS,
-            dagster_dbt_translator=Translator(settings=TRANSLATOR_SETTINGS), name="dbt_mood_models",
-            pool=WAREHOUSE_POOL)
+            dagster_dbt_translator=Translator(settings=TRANSLATOR_SETTINGS), name="dbt_mood_models")
 def dbt_mood_models(context: dg.AssetExecutionContext):
     """Models that need track moods: next-track tables, genre profiles by mood, drift."""
     yield from _build(context)

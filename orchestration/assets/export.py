@@ -12,7 +12,7 @@ from export.preview import chart_markdown, write_preview
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.assets.ml import next_mood_predictions, session_start_predictions
 from orchestration.listeners import LISTENERS, listener_ids
-from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
+from orchestration.resources import settings_and_writer
 from orchestration.status import read_status
 from warehouse.settings import load_settings
 
@@ -23,7 +23,6 @@ MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile"
 @dg.asset(
     key=["export", "dashboard_data"], group_name="export", kinds={"json"}, partitions_def=LISTENERS,
     deps=[next_mood_predictions, session_start_predictions, *(dbt_model_key(m) for m in MARTS_READ)],
-    pool=WAREHOUSE_POOL,
     # the refresh schedule writes the main listener's export every 30 minutes
     freshness_policy=dg.FreshnessPolicy.time_window(warn_window=timedelta(hours=1), fail_window=timedelta(hours=3)),
 )

@@ -9,7 +9,7 @@ from export.build import coverage_rows
 from ingest.enrichment import enrich
 from ingest.privacy_export import import_for_listener
 from ingest.sources import run_ingest
-from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
+from orchestration.resources import settings_and_writer
 from warehouse.schema import ensure_schema
 
 INGEST_TABLES = {
@@ -50,7 +50,7 @@ def _specs(tables: dict[str, str], group: str, deps=()) -> list[dg.AssetSpec]:
             for name, text in tables.items()]
 
 
-@dg.multi_asset(specs=_specs(INGEST_TABLES, "ingest"), check_specs=[IMPORT_CHECK], pool=WAREHOUSE_POOL,
+@dg.multi_asset(specs=_specs(INGEST_TABLES, "ingest"), check_specs=[IMPORT_CHECK],
                 name="ingest")
 def ingest_plays(context: dg.AssetExecutionContext, config: IngestConfig):
     """Pull new plays (Spotify API, demo listener or nothing), or import a privacy export, into raw.*."""
@@ -82,8 +82,7 @@ def ingest_plays(context: dg.AssetExecutionContext, config: IngestConfig):
                                         "import": bool(config.path)})
 
 
-@dg.multi_asset(specs=_specs(ENRICHMENT_TABLES, "ingest", deps=[["raw", "plays"], ["raw", "tracks"]]),
-                pool=WAREHOUSE_POOL, name="enrichment")
+@dg.multi_asset(specs=_specs(ENRICHMENT_TABLES, "ingest", deps=[["raw", "plays"], ["raw", "tracks"]]), name="enrichment")
 def enrichment(context: dg.AssetExecutionContext):
     """Artists, genres and audio features for every track that lacks them, whatever the source;
     Spotify calls budgeted per run, most-played tracks first; coverage per listener."""

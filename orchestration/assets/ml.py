@@ -7,7 +7,7 @@ from ml.moods import assign_track_moods, train_mood_run
 from ml.registry import ModelRun, latest_run
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.listeners import LISTENERS
-from orchestration.resources import WAREHOUSE_POOL, settings_and_writer
+from orchestration.resources import settings_and_writer
 
 MOOD_METRICS = ("accuracy", "top3_accuracy", "f1_macro", "log_loss")
 SESSION_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss")
@@ -75,7 +75,7 @@ def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
            dg.AssetSpec(["ml", "track_moods"], group_name="moods", kinds={"python"}, skippable=True,
                         deps=[dbt_model_key("dim_tracks")],
                         description="Every track with audio features, with the mood of the latest clustering.")],
-    can_subset=True, pool=WAREHOUSE_POOL, name="moods",
+    can_subset=True, name="moods",
 )
 def moods(context: dg.AssetExecutionContext):
     """Recluster (full retrain) and give every track the mood of the latest clustering (both jobs;
@@ -98,7 +98,7 @@ def moods(context: dg.AssetExecutionContext):
 
 
 @dg.asset(key=["ml", "next_mood_model"], group_name="models", deps=[dbt_model_key("ml_next_track_training")],
-          partitions_def=LISTENERS, pool=WAREHOUSE_POOL, kinds={"scikit-learn"},
+          partitions_def=LISTENERS, kinds={"scikit-learn"},
           check_specs=_serves_model_spec(["ml", "next_mood_model"]))
 def next_mood_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """The listener's next-track mood model; served only if it beats every baseline on the holdout."""
@@ -111,7 +111,7 @@ def next_mood_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 
 @dg.asset(key=["ml", "session_start_model"], group_name="models", deps=[dbt_model_key("ml_session_start_training")],
-          partitions_def=LISTENERS, pool=WAREHOUSE_POOL, kinds={"scikit-learn"},
+          partitions_def=LISTENERS, kinds={"scikit-learn"},
           check_specs=_serves_model_spec(["ml", "session_start_model"]))
 def session_start_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """The listener's session-start model; served only if it beats the hourly rates on the holdout."""
@@ -121,7 +121,7 @@ def session_start_model(context: dg.AssetExecutionContext) -> dg.MaterializeResu
 
 
 @dg.asset(key=["ml", "next_mood_predictions"], group_name="models", partitions_def=LISTENERS,
-          deps=[next_mood_model, dbt_model_key("ml_next_track_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
+          deps=[next_mood_model, dbt_model_key("ml_next_track_scoring")], kinds={"python"})
 def next_mood_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """The next mood after the listener's latest play, from the stored served predictor (before any
     training: from the best baseline, judged now)."""
@@ -137,7 +137,7 @@ def next_mood_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeRe
 
 
 @dg.asset(key=["ml", "session_start_predictions"], group_name="models", partitions_def=LISTENERS,
-          deps=[session_start_model, dbt_model_key("ml_session_start_scoring")], pool=WAREHOUSE_POOL, kinds={"python"})
+          deps=[session_start_model, dbt_model_key("ml_session_start_scoring")], kinds={"python"})
 def session_start_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Session-start probability for each local hour of the listener's coming day."""
     listener = context.partition_key

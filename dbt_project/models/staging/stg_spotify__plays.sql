@@ -1,4 +1,7 @@
 -- One row per landed play, typed and with its start time (end minus time played).
+-- Plays dated before Spotify existed or in the future are left out: the loader refuses them,
+-- but a warehouse filled before it did may hold some, and one record dated 0001 or 9999 would
+-- stretch the hourly grid over millennia.
 select
     listener_id,
     track_id,
@@ -15,3 +18,5 @@ select
     ingest_run_id,
     loaded_at
 from {{ source('raw', 'plays') }}
+where played_at >= '{{ var("earliest_play") }}'::timestamp
+  and played_at <= timezone('UTC', now()) + interval 1 day
