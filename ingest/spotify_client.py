@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,11 +124,17 @@ class TokenStore(CacheHandler):
     def _keep_rotated(self, refresh_token: str) -> None:
         saved = self._saved()
         saved[self.listener_id] = {"configured": self.configured, "refresh_token": refresh_token}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
-            json.dump(saved, handle)
-        os.replace(temporary, self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # a new temp file every time (mkstemp: mode 600): reusing a fixed name would keep the mode
+        # of a stale one, 644 say, and rename it over the token file
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w") as out:
+                json.dump(saved, out)
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
         self.rotated = True
 
 

@@ -17,6 +17,9 @@ from warehouse.settings import Settings, SettingsError, load_settings
 
 JOBS = ("full_retrain", "refresh")
 PID_TAG = "spotify_brain/pid"  # the process that runs a job in process, to tell a killed one
+# the warehouse, its write-ahead log, model artifacts and run records hold a listening history:
+# whatever this command creates is for its owner only (the export is made readable on purpose)
+PRIVATE = 0o077
 DEFAULT_DAGSTER_HOME = Path(__file__).resolve().parent / "dagster_home"
 
 
@@ -257,6 +260,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.umask(PRIVATE)
     try:
         settings = load_settings()
     except SettingsError as exc:

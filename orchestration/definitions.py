@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from orchestration.assets.checks import CHECKS
@@ -15,6 +17,10 @@ from orchestration.jobs import JOBS, schedules
 from orchestration.progress import LOGGERS
 from orchestration.sensors import SENSORS
 from warehouse.settings import load_settings
+
+# the processes `make dev` runs write the warehouse, artifacts and run records: owner only
+# (the export is made readable on purpose, export/write.py)
+os.umask(0o077)
 
 defs = dg.Definitions(
     assets=[ingest_plays, enrichment, dbt_core_models, moods, dbt_mood_models, next_mood_model,

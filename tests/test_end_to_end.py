@@ -52,6 +52,19 @@ def test_served_predictions_follow_the_demo_rules(demo_run):
     assert set(top) <= set(peaks), (top, peaks)
 
 
+def test_what_a_run_writes_is_private_but_the_export_is_readable(demo_run):
+    import stat
+
+    settings = demo_run["settings"]
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    assert mode(settings.warehouse) == 0o600
+    models = next((settings.data_dir / "models").iterdir())
+    assert mode(settings.data_dir) & 0o077 == 0 and mode(models) & 0o077 == 0
+    assert all(mode(p) & 0o077 == 0 for p in (demo_run["folder"] / "dagster_home").rglob("*") if p.is_file()
+               and p.name != "dagster.yaml")
+    assert mode(settings.export_path) == 0o644
+
+
 def test_the_demo_preview_shows_every_chart_in_chromium(demo_run):
     preview = demo_run["settings"].export_path.with_name("dashboard.html")
     screenshot = demo_run["folder"] / "dashboard.png"

@@ -171,6 +171,9 @@ def test_invalid_grant_says_what_happened_and_what_to_do(spotify_env, fake, caps
 
 
 def test_a_rotated_refresh_token_is_kept_and_used_never_shown(spotify_env, fake, capsys):
+    stale = spotify_env / "tokens.tmp"  # a temp file an earlier crash left, readable by all
+    stale.write_text("{}")
+    stale.chmod(0o644)
     fake.rotate_on_refresh = True
     fake.play(track(1), minutes_ago(10))
     run()
