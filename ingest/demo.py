@@ -252,22 +252,34 @@ def generate_demo_batches(
     return list(iter_demo_batches(listener_id, timezone_name, display_name, days, listeners, seed, end, rhythm))
 
 
-def write_privacy_export(folder: Path, records: int, per_file: int = 100_000, seed: int = 42) -> list[Path]:
-    """Files shaped like Spotify's extended streaming history (`Streaming_History_Audio_*.json`),
-    from demo plays, oldest first: a stand-in for a real person's export (no real data). Private
-    fields a real export has (IP address, country) are filled with documentation values, so an
-    import proves it does not keep them."""
+def write_privacy_export(folder: Path, records: int, per_file: int = 100_000, seed: int = 42,
+                         end: date = DEFAULT_END) -> list[Path]:
+    """Files shaped like Spotify's extended streaming history (`Streaming_History_Audio_*.json`):
+    the `records` most recent plays of a demo listener whose history ends on `end`, oldest first.
+    A stand-in for a real person's export (no real data); private fields a real export has (IP
+    address, country) are filled with documentation values, so an import proves it drops them."""
     catalog = build_catalog(seed)
-    names = {t["track_id"]: t for t in catalog.tracks}
     plays, years = [], 0
     while len(plays) < records:  # more demo years, further back, until there are enough plays
         plays = generate_plays(catalog, "export", ZoneInfo("Europe/Berlin"), 365, seed=100 + years,
-                               end=DEFAULT_END - timedelta(days=365 * years)) + plays
+                               end=end - timedelta(days=365 * years)) + plays
         years += 1
-    plays = plays[:records]
+    return _write_export(folder, plays[-records:], catalog, per_file)
+
+
+def write_new_plays(folder: Path, plays: int, after: date, seed: int = 42) -> list[Path]:
+    """An export of the first `plays` plays after the day `after`: what a listener adds later."""
+    catalog = build_catalog(seed)
+    new = generate_plays(catalog, "export", ZoneInfo("Europe/Berlin"), 3, seed=seed + after.toordinal(),
+                         end=after + timedelta(days=3))
+    return _write_export(folder, new[:plays], catalog, plays)
+
+
+def _write_export(folder: Path, plays: list[dict], catalog: Catalog, per_file: int) -> list[Path]:
+    names = {t["track_id"]: t for t in catalog.tracks}
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for number, start in enumerate(range(0, records, per_file)):
+    for number, start in enumerate(range(0, len(plays), per_file)):
         rows = []
         for play in plays[start:start + per_file]:
             track = names[play["track_id"]]

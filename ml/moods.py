@@ -18,6 +18,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
 from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
+from ml.training import one_blas_thread
 
 FEATURES = ("valence", "energy", "danceability", "acousticness", "instrumentalness", "tempo_norm")
 K_RANGE = range(3, 9)
@@ -141,7 +142,8 @@ def train_mood_run(con: duckdb.DuckDBPyConnection, data_dir: Path, fixed_k: int 
     previous_run = latest_run(con, "mood_clusters", None)
     previous = load_artifact(previous_run) if previous_run else None
     run_id = make_run_id("mood_clusters", None, params, fingerprint(track_ids, features))
-    model = fit_moods(features, fixed_k, previous, run_id)
+    with one_blas_thread():
+        model = fit_moods(features, fixed_k, previous, run_id)
     if model is None:
         return None
     run = ModelRun(

@@ -12,7 +12,7 @@ from ml.baselines import MOOD_BASELINES, MajorityBaseline
 from ml.metrics import multiclass_metrics
 from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
 from ml.training import (
-    CANDIDATES, PARAMS, candidate_estimator, choose_served, confidence_kind, data_window, load_frame,
+    CANDIDATES, PARAMS, candidate_estimator, choose_served, confidence_kind, data_window, load_frame, one_blas_thread,
     rolling_origin_select, take, time_split,
 )
 
@@ -77,7 +77,8 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
     if len(classes) == 0:
         return None
     frame = prepare(load_frame(con, "marts.ml_next_track_training", listener_id, "started_at, play_id"))
-    return _train(con, listener_id, data_dir, classes, frame, learn=True)
+    with one_blas_thread():
+        return _train(con, listener_id, data_dir, classes, frame, learn=True)
 
 
 def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun | None:

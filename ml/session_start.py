@@ -13,7 +13,7 @@ from ml.baselines import SESSION_BASELINES
 from ml.metrics import best_f1_threshold, binary_metrics
 from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
 from ml.training import (
-    CANDIDATES, PARAMS, candidate_estimator, choose_served, confidence_kind, data_window, load_frame,
+    CANDIDATES, PARAMS, candidate_estimator, choose_served, confidence_kind, data_window, load_frame, one_blas_thread,
     rolling_origin_select, take, time_split,
 )
 
@@ -73,7 +73,8 @@ def _evaluate(predictor, train: dict, val: dict) -> dict:
 def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:
     """Train, evaluate against the baselines, store the run and the served predictor."""
     frame = prepare(load_frame(con, "marts.ml_session_start_training", listener_id, "hour_start_utc"))
-    return _train(con, listener_id, data_dir, frame, learn=True)
+    with one_blas_thread():
+        return _train(con, listener_id, data_dir, frame, learn=True)
 
 
 def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:

@@ -1,8 +1,19 @@
-"""The benchmark: time each stage on demo listeners of growing size and print the figures.
+"""`spotify-brain bench`: the wall time of the real commands, start to exit, next to the floor of
+the tools they start, measured in one run and written to one JSON document.
 
-Each size runs in its own process (so peak memory is its own) in a temporary folder:
-land the demo plays, dbt build, cluster moods and train both models, predict, export.
-Run it with `make bench` or `spotify-brain bench [--days N] [--scale 1 10]`.
+- floor: `python -c "import the Dagster definitions"`, `dbt --version`, and a `dbt build` that
+  selects nothing (dbt's start-up and parse), each best of --repeats;
+- per history size (demo listeners' privacy exports of --sizes plays, audio features from a file,
+  no Spotify account): `spotify-brain import`, the first `run --job full_retrain` (cold) and the
+  next ones (the daily retrain), and `run --job refresh` after 50 new plays each time; wall
+  seconds, peak MB of each command, and the size of the warehouse folder and of target/;
+- with --disk-refreshes N: N refreshes of a few plays each in one folder, with the sizes after
+  the first day (48 refreshes) and at the end: what a month of the schedule leaves on disk;
+- with --household N: N demo listeners of --household-days each, trained in one run, and a
+  refresh where one of them has 50 new plays next to the same refresh for one listener alone.
+
+Timings on a shared machine only ever get slower, so each figure is the best of its repeats and
+every repeat is kept in the JSON. Each command runs in a fresh folder with its own Dagster home.
 """
 
 from __future__ import annotations
@@ -10,284 +21,239 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
-from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
-STAGES = ("generate_and_load_s", "dbt_build_s", "training_s", "predict_s", "export_s", "refresh_s")
+from orchestration.project import PROJECT_ROOT, dbt_executable
 
-
-@contextmanager
-def _timed(figures: dict, name: str):
-    started = time.perf_counter()
-    yield
-    figures[name] = round(figures.get(name, 0.0) + time.perf_counter() - started, 3)
-
-
-def _connect(warehouse: Path):
-    """The warehouse with the memory limit the pipeline uses (SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT)."""
-    import duckdb
-
-    return duckdb.connect(str(warehouse), config={
-        "memory_limit": os.environ.get("SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT", "4GB")})
-
-
-def _dbt(warehouse: Path, *args: str) -> None:
-    from orchestration.project import PROJECT_ROOT, dbt_executable
-
-    env = {**os.environ, "SPOTIFY_BRAIN_WAREHOUSE": str(warehouse), "DO_NOT_TRACK": "1"}
-    result = subprocess.run([dbt_executable(), "build", "--quiet", *args], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"dbt build {' '.join(args)} failed:\n{result.stdout[-3000:]}")
-
-
-def _land_history(con, days: int, listeners: int, rhythm: bool) -> int:
-    """Demo listeners one at a time (memory stays one listener's worth); returns the plays landed."""
-    from ingest.demo import iter_demo_batches
-    from warehouse.loaders import load_batch
-
-    batches = iter_demo_batches("bench", "Europe/Berlin", "Bench", days=days, listeners=listeners, rhythm=rhythm)
-    return sum(load_batch(con, batch).plays_inserted for batch in batches)
-
-
-REFRESHES = 3  # timed one after the other, each with new plays; the best counts
-
-
-def _refresh(con_path: Path, folder: Path, plays: int, number: int = 0) -> None:
-    """What the refresh job does after `plays` new plays (the `number`-th set of plays after the
-    history): incremental dbt without the training tables, moods for new tracks, predictions
-    from the stored models, export."""
-    from export.dashboard import export_dashboard
-    from ingest.demo import DEFAULT_END, build_catalog, generate_plays
-    from ml.moods import assign_track_moods
-    from ml.next_mood import predict_next_mood
-    from ml.session_start import predict_session_starts
-    from orchestration.project import TRAINING_TABLES
-    from warehouse.loaders import RawBatch, load_batch
-    from zoneinfo import ZoneInfo
-
-    new = generate_plays(build_catalog(42), "bench", ZoneInfo("Europe/Berlin"), 7, seed=7,
-                         end=DEFAULT_END + timedelta(days=7))[plays * number: plays * (number + 1)]
-    con = _connect(con_path)
-    load_batch(con, RawBatch(source="demo", listener_id="bench", plays=new))
-    con.close()
-    _dbt(con_path, "--exclude", "source:ml+", *TRAINING_TABLES)
-    con = _connect(con_path)
-    assign_track_moods(con)
-    con.close()
-    _dbt(con_path, "--select", "source:ml+", "--exclude", *TRAINING_TABLES)
-    con = _connect(con_path)
-    predict_next_mood(con, "bench")
-    predict_session_starts(con, "bench")
-    export_dashboard(con, "bench", folder / "dashboard_data.json")
-    con.close()
-
-
-def measure_one(days: int, folder: Path, rhythm: bool = True, listeners: int = 1, refresh_plays: int = 0) -> dict:
-    """All stages for demo listeners with `days` of history each; returns the figures. The
-    warehouse stays in `folder` (main listener "bench"), so tests can inspect what was built.
-    With `refresh_plays`, then times REFRESHES refreshes that each bring that many new plays
-    (the best counts: this machine's noise only ever adds time; all are listed)."""
-    from export.dashboard import export_dashboard
-    from ml.moods import assign_track_moods, train_mood_run
-    from ml.next_mood import predict_next_mood, train_next_mood
-    from ml.session_start import predict_session_starts, train_session_start
-    from warehouse.schema import ensure_schema
-
-    warehouse, data_dir = folder / "bench.duckdb", folder / "artifacts"
-    figures: dict = {"days": days, "listeners": listeners}
-    con = _connect(warehouse)
-    ensure_schema(con)
-    with _timed(figures, "generate_and_load_s"):
-        figures["plays"] = _land_history(con, days, listeners, rhythm)
-    con.close()
-    with _timed(figures, "dbt_build_s"):
-        _dbt(warehouse, "--exclude", "source:ml+")
-    con = _connect(warehouse)
-    with _timed(figures, "training_s"):
-        train_mood_run(con, data_dir, None)
-        assign_track_moods(con)
-    con.close()
-    with _timed(figures, "dbt_build_s"):
-        _dbt(warehouse, "--select", "source:ml+")
-    con = _connect(warehouse)
-    with _timed(figures, "training_s"):
-        train_next_mood(con, "bench", data_dir)
-        train_session_start(con, "bench", data_dir)
-    with _timed(figures, "predict_s"):
-        predict_next_mood(con, "bench")
-        predict_session_starts(con, "bench")
-    with _timed(figures, "export_s"):
-        export_dashboard(con, "bench", folder / "dashboard_data.json")
-    con.close()
-    if refresh_plays:
-        figures["refresh_new_plays"] = refresh_plays
-        runs = []
-        for number in range(REFRESHES):
-            started = time.perf_counter()
-            _refresh(warehouse, folder, refresh_plays, number)
-            runs.append(round(time.perf_counter() - started, 3))
-        figures["refresh_s"], figures["refresh_runs_s"] = min(runs), runs
-    # the larger of this process and its dbt subprocesses (each at most one of them runs at a time)
-    figures["peak_memory_mb"] = round(max(resource.getrusage(who).ru_maxrss for who in
-                                          (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024)
-    figures["warehouse_mb"] = round(warehouse.stat().st_size / 2**20)
-    return figures
-
-
-def _bare_read_json(files: list[str], database: str) -> tuple[int, float]:
-    """DuckDB's own read_json of the files into a table of `database`: the reference point."""
-    import duckdb
-
-    con = duckdb.connect(database)
-    con.execute("set enable_progress_bar = false")
-    started = time.perf_counter()
-    con.execute(f"create table t as select * from read_json({files}, format='array')")
-    records = con.execute("select count(*) from t").fetchone()[0]
-    seconds = time.perf_counter() - started
-    con.close()
-    return records, round(seconds, 2)
-
-
-def measure_import(folder: Path, repeats: int = 3) -> dict:
-    """Import the extended-history files in `folder` into a new warehouse; next to it, DuckDB's bare
-    read_json of the same files into a table in memory, and into a database file as the import
-    does. Each runs `repeats` times and the best time counts (noise only ever adds time)."""
-    import duckdb
-
-    from ingest.privacy_export import import_export
-    from warehouse.loaders import ensure_listener
-    from warehouse.schema import ensure_schema
-
-    files = sorted(str(p) for p in folder.glob("*.json"))
-    times: dict[str, list[float]] = {"import": [], "read_json_in_memory": [], "read_json_to_file": []}
-    for attempt in range(repeats):
-        records, seconds = _bare_read_json(files, ":memory:")
-        times["read_json_in_memory"].append(seconds)
-        reference = folder / f"read_json-{attempt}.duckdb"
-        times["read_json_to_file"].append(_bare_read_json(files, str(reference))[1])
-        reference.unlink()
-        warehouse = folder / f"import-{attempt}.duckdb"
-        con = duckdb.connect(str(warehouse))
-        ensure_schema(con)
-        ensure_listener(con, "bench", "Bench", "UTC", "bench")
-        started = time.perf_counter()
-        report = import_export(con, folder, "bench")
-        times["import"].append(round(time.perf_counter() - started, 2))
-        con.close()
-        warehouse.unlink()
-    best = {name: min(runs) for name, runs in times.items()}
-    return {"records": records, "plays_inserted": report.plays_inserted, "import_s": best["import"],
-            "import_records_per_s": round(records / best["import"]),
-            "read_json_in_memory_s": best["read_json_in_memory"],
-            "read_json_to_file_s": best["read_json_to_file"],
-            "slower_than_read_json_to_file": round(best["import"] / best["read_json_to_file"], 2),
-            "slower_than_read_json_in_memory": round(best["import"] / best["read_json_in_memory"], 2),
-            "runs_s": times, "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
-
-
-def measure_import_into_one_warehouse(folder: Path, listeners: int) -> dict:
-    """The same export imported once per listener into one warehouse: an import into a warehouse
-    that already holds millions of plays, and the memory a ten-million-play import needs."""
-    import duckdb
-
-    from ingest.privacy_export import import_export
-    from warehouse.loaders import ensure_listener
-    from warehouse.schema import ensure_schema
-
-    warehouse = folder / "many.duckdb"
-    con = duckdb.connect(str(warehouse))
-    ensure_schema(con)
-    seconds, inserted = [], 0
-    for number in range(listeners):
-        ensure_listener(con, f"bench-{number}", "Bench", "UTC", "bench")
-        started = time.perf_counter()
-        inserted += import_export(con, folder, f"bench-{number}").plays_inserted
-        seconds.append(round(time.perf_counter() - started, 2))
-    con.close()
-    warehouse.unlink()
-    return {"listeners": listeners, "plays_inserted": inserted, "import_s": round(sum(seconds), 1),
-            "first_import_s": seconds[0], "last_import_s": seconds[-1],
-            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
-
-
-def _in_subprocess(*args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "orchestration.benchmark", *args], capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(f"benchmark step {' '.join(args)} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+BIN = Path(sys.executable).parent
+DAGSTER_YAML = PROJECT_ROOT / "orchestration" / "dagster_home" / "dagster.yaml"
+DAY_OF_REFRESHES = 48
 
 
 def add_arguments(bench) -> None:
-    bench.add_argument("--days", type=int, default=365, help="days of the 1x demo history")
-    bench.add_argument("--scale", type=int, nargs="+", default=[1, 10], help="history sizes, in multiples of --days")
-    bench.add_argument("--import-records", type=int, default=1_000_000,
-                       help="extended-history records for the import benchmark (0: skip it)")
-    bench.add_argument("--import-listeners", type=int, default=1,
-                       help="also import the generated export once per listener into one warehouse")
-    bench.add_argument("--listeners", type=int, default=1, help="demo listeners, each with the full history")
-    bench.add_argument("--refresh-plays", type=int, default=50, help="new plays for the timed refresh (0: skip it)")
+    bench.add_argument("--sizes", type=int, nargs="+", default=[2_000, 20_000, 200_000],
+                       help="history sizes, in plays (a demo listener's most recent plays)")
+    bench.add_argument("--repeats", type=int, default=3, help="runs of each timed command; the best counts")
+    bench.add_argument("--refresh-plays", type=int, default=50, help="new plays before each timed refresh")
+    bench.add_argument("--disk-refreshes", type=int, default=0,
+                       help="also run this many refreshes of a few plays each (1440: a month) and report disk use")
+    bench.add_argument("--household", type=int, default=0, help="also time a household of this many listeners")
+    bench.add_argument("--household-days", type=int, default=3650, help="days of history of each household listener")
     bench.add_argument("--json", default="bench_results.json", help="where to write the figures as JSON")
 
 
+class Folder:
+    """A fresh working folder with the environment a user's .env would give (relative paths)."""
+
+    def __init__(self, root: Path, listener: str = "bench"):
+        self.root, self.listener = root, listener
+        (root / "dagster_home").mkdir(parents=True)
+        shutil.copy(DAGSTER_YAML, root / "dagster_home" / "dagster.yaml")
+        features = root / "features.csv"
+        from ingest.demo import write_features_file
+
+        write_features_file(features)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "WEBSITE_", "DAGSTER_"))}
+        self.env |= {"DAGSTER_HOME": str(root / "dagster_home"), "DO_NOT_TRACK": "1",
+                     "SPOTIFY_BRAIN_WAREHOUSE": "warehouse/bench.duckdb", "SPOTIFY_BRAIN_DATA_DIR": "warehouse/artifacts",
+                     "SPOTIFY_BRAIN_EXPORT_PATH": "export/dashboard_data.json", "SPOTIFY_BRAIN_INGEST_SOURCE": "none",
+                     "SPOTIFY_BRAIN_LISTENER_ID": listener, "SPOTIFY_BRAIN_TIMEZONE": "Europe/Berlin",
+                     "SPOTIFY_BRAIN_AUDIO_FEATURES": "file", "SPOTIFY_BRAIN_AUDIO_FEATURES_FILE": str(features)}
+
+    def command(self, *args: str, check: bool = True) -> dict:
+        """One real `spotify-brain` command, start to exit: wall seconds and its peak memory."""
+        return timed([str(BIN / "spotify-brain"), *args], self.root, self.env, check)
+
+    def disk_mb(self) -> dict:
+        return {"warehouse_mb": _mb(self.root / "warehouse"), "target_mb": _mb(PROJECT_ROOT / "target"),
+                "dagster_home_mb": _mb(self.root / "dagster_home")}
+
+
+def timed(args: list[str], cwd: Path, env: dict, check: bool = True) -> dict:
+    started = time.perf_counter()
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if check and process.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed in {cwd}:\n{output.decode(errors='replace')[-3000:]}")
+    return {"s": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024)}
+
+
+def _mb(path: Path) -> float:
+    files = [path] if path.is_file() else path.rglob("*") if path.exists() else []
+    return round(sum(f.stat().st_size for f in files if f.is_file()) / 2**20, 1)
+
+
+def _best(runs: list[dict]) -> dict:
+    return {"s": min(r["s"] for r in runs), "peak_mb": max(r["peak_mb"] for r in runs), "runs_s": [r["s"] for r in runs]}
+
+
+def measure_floor(root: Path, repeats: int) -> dict:
+    """The tools' own start-up: what no command of ours can beat."""
+    folder = Folder(root)
+    python = [str(BIN / "python"), "-c", "import orchestration.definitions"]
+    dbt = dbt_executable()
+    project = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    (root / "warehouse").mkdir()
+    parts = {"definitions_load": python, "dbt_version": [dbt, "--version"],
+             "dbt_build_nothing": [dbt, "build", "--select", "tag:selects_nothing", "--quiet", *project]}
+    figures = {}
+    for name, args in parts.items():  # in the folder, with the commands' own settings: dbt's best case
+        figures[name] = _best([timed(args, root, folder.env) for _ in range(repeats)])
+    figures["total_s"] = round(sum(part["s"] for part in figures.values()), 2)
+    return figures
+
+
+def measure_size(root: Path, plays: int, repeats: int, refresh_plays: int) -> dict:
+    from ingest.demo import DEFAULT_END, write_new_plays, write_privacy_export
+
+    folder = Folder(root)
+    write_privacy_export(root / "my_spotify_data", plays)
+    figures: dict = {"plays": plays}
+    figures["import"] = folder.command("import", "my_spotify_data")
+    figures["full_retrain_first"] = folder.command("run", "--job", "full_retrain")
+    figures["full_retrain"] = _best([folder.command("run", "--job", "full_retrain")
+                                     for _ in range(max(1, repeats - 1))])
+    refreshes = []
+    for number in range(repeats):
+        new = root / f"new_{number}"
+        write_new_plays(new, refresh_plays, DEFAULT_END + timedelta(days=3 * number))
+        folder.command("import", str(new))
+        refreshes.append(folder.command("run", "--job", "refresh"))
+    figures["refresh"] = _best(refreshes)
+    figures |= folder.disk_mb()
+    return figures
+
+
+def measure_disk(root: Path, refreshes: int, plays: int = 2_000) -> dict:
+    """`refreshes` refreshes in one folder, two new plays each, through the same code the command
+    runs (in one process, so a month takes hours, not days); sizes after a day and at the end."""
+    from ingest.demo import DEFAULT_END, write_privacy_export
+
+    folder = Folder(root)
+    write_privacy_export(root / "my_spotify_data", plays)
+    folder.command("import", "my_spotify_data")
+    folder.command("run", "--job", "full_retrain")
+    script = DISK_SCRIPT.format(refreshes=refreshes, day=DAY_OF_REFRESHES, end=DEFAULT_END.isoformat())
+    result = subprocess.run([str(BIN / "python"), "-c", script], cwd=root, env=folder.env, capture_output=True,
+                            text=True)
+    if result.returncode:
+        raise RuntimeError(f"the disk simulation failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+DISK_SCRIPT = """
+import json, os, sys
+from datetime import datetime, time, timedelta
+from pathlib import Path
+sys.argv = ["spotify-brain"]
+from ingest.demo import build_catalog
+from orchestration.benchmark import Folder, _mb
+from orchestration.cli import run_job
+from orchestration.project import PROJECT_ROOT
+from warehouse.connection import write_connection
+from warehouse.loaders import RawBatch, load_batch
+from warehouse.settings import load_settings
+
+settings = load_settings()
+tracks = [t["track_id"] for t in build_catalog(42).tracks]
+# a month of plays ending now (plays after the clock are refused), after the imported history
+start = max(datetime.combine(datetime.fromisoformat("{end}"), time(23)),
+            datetime.utcnow() - timedelta(minutes=30 * ({refreshes} + 2)))
+sizes, seconds = {{}}, []
+for number in range({refreshes}):
+    at = start + timedelta(minutes=30 * (number + 1))
+    with write_connection(settings.warehouse) as con:
+        load_batch(con, RawBatch(source="extended_history", listener_id=settings.listener_id, plays=[
+            {{"listener_id": settings.listener_id, "track_id": tracks[(number * 2 + k) % len(tracks)],
+              "played_at": at + timedelta(minutes=4 * k), "ms_played": 200000}} for k in range(2)]))
+    began = datetime.now()
+    assert run_job("refresh", settings), number
+    seconds.append((datetime.now() - began).total_seconds())
+    if number + 1 in ({day}, {refreshes}):
+        sizes[number + 1] = {{"warehouse_mb": _mb(Path("warehouse")), "target_mb": _mb(PROJECT_ROOT / "target"),
+                             "dagster_home_mb": _mb(Path(os.environ["DAGSTER_HOME"]))}}
+print(json.dumps({{"refreshes": {refreshes}, "after_first_day": sizes[{day}], "at_end": sizes[{refreshes}],
+                  "refresh_s_median": sorted(seconds)[len(seconds) // 2]}}))
+"""
+
+
+def measure_household(root: Path, listeners: int, days: int, refresh_plays: int) -> dict:
+    """Every listener's models in one full retrain; then a refresh where one listener has new plays,
+    next to the same refresh in a warehouse of that listener alone."""
+    figures: dict = {"listeners": listeners, "days": days}
+    for name, count in (("household", listeners), ("alone", 1)):
+        folder = Folder(root / name, listener="bench")
+        folder.env |= {"SPOTIFY_BRAIN_INGEST_SOURCE": "demo", "SPOTIFY_BRAIN_DEMO_DAYS": str(days),
+                       "SPOTIFY_BRAIN_DEMO_LISTENERS": str(count), "SPOTIFY_BRAIN_AUDIO_FEATURES": "none"}
+        first = folder.command("run", "--job", "full_retrain")
+        folder.env["SPOTIFY_BRAIN_INGEST_SOURCE"] = "none"
+        refreshes = []
+        for number in range(2):
+            _add_demo_plays(folder, refresh_plays, number)
+            refreshes.append(folder.command("run", "--job", "refresh"))
+        figures[name] = {"plays": _count_plays(folder), "full_retrain": first, "refresh": _best(refreshes),
+                         **folder.disk_mb()}
+    figures["refresh_household_over_alone"] = round(figures["household"]["refresh"]["s"] / figures["alone"]["refresh"]["s"], 2)
+    return figures
+
+
+def _add_demo_plays(folder: Folder, plays: int, number: int) -> None:
+    from ingest.demo import DEFAULT_END, write_new_plays
+
+    new = folder.root / f"new_{number}"
+    write_new_plays(new, plays, DEFAULT_END + timedelta(days=3 * number))
+    folder.command("import", str(new), "--listener", "bench")
+
+
+def _count_plays(folder: Folder) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(folder.root / "warehouse" / "bench.duckdb"), read_only=True)
+    try:
+        return con.execute("select count(*) from raw.plays").fetchone()[0]
+    finally:
+        con.close()
+
+
 def run_benchmark(args) -> dict:
-    return _run_benchmark(args.days, args.scale, args.json, args.import_records, args.listeners, args.refresh_plays,
-                          args.import_listeners)
-
-
-def _run_benchmark(days: int, scales: list[int], json_path: str, import_records: int, listeners: int = 1,
-                   refresh_plays: int = 50, import_listeners: int = 1) -> dict:
-    """Every stage at each history size (days x scale, per listener), each in its own process;
-    then the privacy-export import (and, with import_listeners > 1, that export imported for
-    that many listeners into one warehouse). Writes one JSON document and prints a table."""
-    results = []
-    for scale in scales:
-        with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
-            results.append({"scale": scale, **_in_subprocess(
-                "stages", str(days * scale), folder, str(listeners), str(refresh_plays))})
-    imported = None
-    if import_records:
-        with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as folder:
-            _in_subprocess("write-export", str(import_records), folder)
-            imported = _in_subprocess("import", folder)
-            if import_listeners > 1:
-                imported["into_one_warehouse"] = _in_subprocess("import-many", folder, str(import_listeners))
-    report = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.system()},
-              "runs": results, "privacy_export_import": imported}
-    by_scale = {run["scale"]: run for run in results}
-    if 1 in by_scale and 10 in by_scale and refresh_plays:
-        report["refresh_10x_over_1x"] = round(by_scale[10]["refresh_s"] / by_scale[1]["refresh_s"], 2)
-    Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
-    columns = ("scale", "listeners", "days", "plays", *STAGES, "peak_memory_mb")
-    print(f"spotify-brain benchmark, {os.cpu_count()} cores (figures also in {json_path})")
-    print(" | ".join(columns))
-    for run in results:
-        print(" | ".join(str(run.get(c, "")) for c in columns))
-    if "refresh_10x_over_1x" in report:
-        print(f"refresh with {refresh_plays} new plays, 10x history over 1x: {report['refresh_10x_over_1x']}")
-    if imported:
-        print("privacy-export import: " + ", ".join(f"{k} {v}" for k, v in imported.items()))
+    report: dict = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                                "system": platform.system()}, "sizes": []}
+    with tempfile.TemporaryDirectory(prefix="spotify-brain-bench-") as scratch:
+        root = Path(scratch)
+        report["floor"] = floor = measure_floor(root / "floor", args.repeats)
+        print(f"floor: {floor['total_s']} s (definitions {floor['definitions_load']['s']} s, dbt --version "
+              f"{floor['dbt_version']['s']} s, dbt build of nothing {floor['dbt_build_nothing']['s']} s)", flush=True)
+        for plays in args.sizes:
+            figures = measure_size(root / f"size_{plays}", plays, args.repeats, args.refresh_plays)
+            for command in ("full_retrain_first", "full_retrain", "refresh", "import"):
+                figures[f"{command}_over_floor"] = round(figures[command]["s"] / floor["total_s"], 2)
+            report["sizes"].append(figures)
+            print(_line(figures), flush=True)
+        if args.disk_refreshes:
+            report["disk"] = measure_disk(root / "disk", args.disk_refreshes)
+            print(f"disk after {args.disk_refreshes} refreshes: {report['disk']}", flush=True)
+        if args.household:
+            report["household"] = measure_household(root / "household", args.household, args.household_days,
+                                                    args.refresh_plays)
+            print(f"household: {report['household']}", flush=True)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"figures in {args.json}")
     return report
 
 
-def _main(mode: str, *args: str) -> dict:
-    """One step in a fresh process, so its peak memory is its own."""
-    if mode == "stages":
-        return measure_one(int(args[0]), Path(args[1]), listeners=int(args[2]), refresh_plays=int(args[3]))
-    if mode == "write-export":
-        from ingest.demo import write_privacy_export
-
-        return {"files": len(write_privacy_export(Path(args[1]), int(args[0])))}
-    if mode == "import-many":
-        return measure_import_into_one_warehouse(Path(args[0]), int(args[1]))
-    return measure_import(Path(args[0]))
-
-
-if __name__ == "__main__":
-    print(json.dumps(_main(*sys.argv[1:])))
+def _line(figures: dict) -> str:
+    parts = [f"{figures['plays']} plays:"]
+    for command in ("import", "full_retrain_first", "full_retrain", "refresh"):
+        parts.append(f"{command} {figures[command]['s']} s ({figures.get(command + '_over_floor')}x floor, "
+                     f"{figures[command]['peak_mb']} MB)")
+    parts.append(f"warehouse {figures['warehouse_mb']} MB, target {figures['target_mb']} MB")
+    return " ".join(parts)

@@ -7,6 +7,8 @@ orchestration/dagster_home), so the UI shows what the command did.
 from __future__ import annotations
 
 import argparse
+import atexit
+import logging
 import os
 import sys
 import time
@@ -288,5 +290,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """The console script. Exits without the interpreter's teardown of dbt's and Dagster's object
+    graphs (a second and more of a person's wait, and nothing left to do by then: connections are
+    closed, files written by rename, run records committed); exit handlers and logs still run."""
+    code = main()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -104,3 +104,16 @@ def test_labels_read_the_centroid_and_stay_unique():
     assert describe(calm) == "Calm dark acoustic"
     labels = unique_labels(np.array([calm, calm * 0.99]))
     assert len(set(labels)) == 2
+
+
+def test_the_f1_threshold_is_the_best_of_every_threshold():
+    from sklearn.metrics import f1_score
+
+    from ml.metrics import best_f1_threshold
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        y, p = rng.integers(0, 2, 200), rng.random(200) ** 2
+        chosen = f1_score(y, (p >= best_f1_threshold(y, p)).astype(int))
+        assert chosen == pytest.approx(max(f1_score(y, (p >= t).astype(int)) for t in np.unique(p)))
+    assert best_f1_threshold(np.zeros(10), rng.random(10)) == 0.5
