@@ -60,8 +60,8 @@ def save_run(con: duckdb.DuckDBPyConnection, run: ModelRun, data_dir: Path, arti
     if exists:
         run.artifact_path = exists[0]
         return run
-    folder = data_dir / "models" / run.run_id
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = data_dir.resolve() / "models" / run.run_id
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / "predictor.joblib"
     joblib.dump(artifact, path)
     run.artifact_path = str(path)

@@ -57,6 +57,7 @@ def test_next_track_scoring_is_the_state_after_each_listeners_latest_play(demo_w
     con = duckdb.connect(str(demo_warehouse))
     for batch in generate_demo_batches("second", "America/New_York", "Second", days=5):
         load_batch(con, batch)
+    con.execute("insert into ml.model_runs (run_id, model_name, trained_at) values ('r', 'mood_clusters', now())")
     con.execute("insert into ml.mood_clusters select 'r', c, 'mood ' || c, 1, .5, .5, .5, .5, .5, .5 from range(4) t(c)")
     con.execute("insert into ml.track_moods select track_id, hash(track_id) % 4, 'r' from raw.tracks")
     con.close()

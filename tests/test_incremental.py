@@ -103,3 +103,96 @@ def test_batches_late_and_out_of_order_build_the_same_tables_as_a_full_refresh(e
     moved = assert_same_as_full_refresh(warehouse, *gap)
     offsets = {row[7] - row[5] for row in moved["marts.fct_plays"]}  # local_started_at - started_at
     assert offsets <= {timedelta(hours=-5), timedelta(hours=-4)}
+
+
+PER_LISTENER = {
+    "marts.genre_profiles": "listener_id, profile_kind, profile_key, genre",
+    "marts.listening_drift": "listener_id, metric",
+    "marts.ml_next_track_scoring": "listener_id",
+    "marts.session_start_profile": "listener_id, local_hour",
+    "marts.ml_session_start_scoring": "listener_id, hours_ahead",
+}
+
+
+def per_listener(warehouse) -> dict:
+    """The per-listener marts, floats to 9 places (a sum in another row order differs in the last bit)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {table: [tuple(round(v, 9) if isinstance(v, float) else v for v in row)
+                        for row in con.execute(f"select * from {table} order by {key}").fetchall()]
+                for table, key in PER_LISTENER.items()}
+    finally:
+        con.close()
+
+
+def _moods(warehouse, run_id: str, trained_at: str) -> None:
+    """A clustering run as the moods asset stores it: four clusters, every track in one."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_schema(con)
+        con.execute("insert into ml.model_runs (run_id, model_name, trained_at) values (?, 'mood_clusters', ?)",
+                    [run_id, trained_at])
+        con.execute("insert into ml.mood_clusters select ?, c, 'mood ' || c, 1, .5, .5, .5, .5, .5, .5 "
+                    "from range(4) t(c)", [run_id])
+        con.execute("delete from ml.track_moods")
+        con.execute("insert into ml.track_moods select track_id, hash(track_id || ?) % 4, ? from raw.tracks",
+                    [run_id, run_id])
+    finally:
+        con.close()
+
+
+def test_a_household_rebuilds_only_the_listeners_with_news_and_matches_a_full_refresh(env):
+    warehouse = load_settings().warehouse
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    first, second = generate_demo_batches("a", "Europe/Berlin", "A", days=14, listeners=2)
+    for batch in (first, second):
+        cut = len(batch.plays) - 30
+        land(warehouse, source="demo", plays=batch.plays[:cut], tracks=batch.tracks, artists=batch.artists,
+             audio_features=batch.audio_features, listeners=batch.listeners)
+    _moods(warehouse, "r1", "2026-01-01")
+    everything = (
+        "+genre_profiles +listening_drift +ml_next_track_scoring +ml_session_start_scoring +session_start_profile "
+        "int_listeners__built")
+    build(warehouse, models=everything)
+    before = per_listener(warehouse)
+
+    def rows(snapshot, listener):
+        return {table: [r for r in found if r[0] == listener] for table, found in snapshot.items()}
+
+    def reasons() -> dict:
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            return dict(con.execute("select * from intermediate.int_listeners__rebuild").fetchall())
+        finally:
+            con.close()
+
+    # new plays for the second listener only: the first one's rows stay as they were
+    land(warehouse, source="demo", plays=second.plays[-30:])
+    build(warehouse, models=everything)
+    assert reasons() == {"a-2": "new plays"}
+    after = per_listener(warehouse)
+    assert rows(after, "a") == rows(before, "a") and rows(after, "a-2") != rows(before, "a-2")
+    full = warehouse.with_name("full.duckdb")
+    shutil.copy(warehouse, full)
+    build(full, "--full-refresh", models=everything)
+    assert per_listener(full) == after
+
+    # genres land for an artist only the first listener played: that listener is rebuilt
+    con = duckdb.connect(str(warehouse))
+    only_first = con.execute("""select t.artist_ids[1] from raw.tracks t where track_id in
+        (select track_id from raw.plays where listener_id = 'a' except
+         select track_id from raw.plays where listener_id = 'a-2') limit 1""").fetchone()[0]
+    con.execute("update raw.artists set genres = ['brand new genre'], loaded_at = timezone('UTC', now()) "
+                "where artist_id = ?", [only_first])
+    con.close()
+    build(warehouse, models=everything)
+    assert reasons() == {"a": "new audio features or genres"}
+    assert "brand new genre" in {row[3] for row in per_listener(warehouse)["marts.genre_profiles"] if row[0] == "a"}
+
+    # a new clustering changes every listener's moods: everyone is rebuilt
+    _moods(warehouse, "r2", "2026-02-01")
+    build(warehouse, models=everything)
+    assert reasons() == {"a": "new moods", "a-2": "new moods"}
+    shutil.copy(warehouse, full)
+    build(full, "--full-refresh", models=everything)
+    assert per_listener(full) == per_listener(warehouse)

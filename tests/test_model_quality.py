@@ -1,6 +1,6 @@
 """On demo listeners whose hidden rules are known, the served predictors recover them.
 
-Each fixture builds one year of history and runs every stage (as the benchmark does), so the
+Each fixture lands one year of history and runs the daily job (`spotify-brain run`), so the
 models have the data they would have in real use.
 """
 
@@ -10,13 +10,33 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS
-from orchestration.benchmark import measure_one
+from conftest import isolate
+from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS, generate_demo_batches
+from orchestration.cli import main
+from warehouse.loaders import load_batch
+from warehouse.schema import ensure_schema
+
+
+def measure_one(days: int, folder: Path, rhythm: bool = True) -> None:
+    """A demo listener "bench" of `days`, landed, then the full retrain: the warehouse is
+    folder/bench.duckdb and the export folder/dashboard_data.json."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, folder)
+        for name, value in {"SPOTIFY_BRAIN_INGEST_SOURCE": "none", "SPOTIFY_BRAIN_LISTENER_ID": "bench",
+                            "SPOTIFY_BRAIN_WAREHOUSE": "bench.duckdb", "SPOTIFY_BRAIN_EXPORT_PATH": "dashboard_data.json"}.items():
+            monkeypatch.setenv(name, value)
+        con = duckdb.connect(str(folder / "bench.duckdb"))
+        ensure_schema(con)
+        for batch in generate_demo_batches("bench", "Europe/Berlin", "Bench", days=days, rhythm=rhythm):
+            load_batch(con, batch)
+        con.close()
+        assert main(["run"]) == 0
 
 
 def _runs(folder: Path) -> dict[str, dict]:
     con = duckdb.connect(str(folder / "bench.duckdb"), read_only=True)
-    cursor = con.execute("select * from ml.model_runs where model_name <> 'mood_clusters'")
+    cursor = con.execute("select * from ml.model_runs where model_name <> 'mood_clusters' "
+                         "qualify row_number() over (partition by model_name order by trained_at desc) = 1")
     names = [d[0] for d in cursor.description]
     runs = {row[1]: dict(zip(names, row)) for row in cursor.fetchall()}
     for run in runs.values():
@@ -25,14 +45,14 @@ def _runs(folder: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def rhythmic(tmp_path_factory) -> Path:
+def rhythmic(tmp_path_factory, dbt_manifest) -> Path:
     folder = tmp_path_factory.mktemp("rhythmic")
     measure_one(365, folder)
     return folder
 
 
 @pytest.fixture(scope="module")
-def flat(tmp_path_factory) -> Path:
+def flat(tmp_path_factory, dbt_manifest) -> Path:
     folder = tmp_path_factory.mktemp("flat")
     measure_one(365, folder, rhythm=False)
     return folder

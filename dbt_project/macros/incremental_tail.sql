@@ -74,3 +74,24 @@ where built.listener_id = changed.listener_id and built.hour_start_utc >= change
 select 1
 {%- endif -%}
 {%- endmacro %}
+
+{#- Per-listener marts (profiles, drift, scoring grids) are rebuilt whole for each listener in
+    `listeners` (a model with a listener_id column: int_plays__rebuild_from, or
+    int_listeners__rebuild for the marts that also follow moods and enrichment); every other
+    listener's rows stay as they are. A plain or --full-refresh build computes everyone. -#}
+
+{% macro in_rebuilt_listeners(listener_column, listeners) -%}
+{%- if is_incremental() -%}
+{{ listener_column }} in (select listener_id from {{ ref(listeners) }})
+{%- else -%}
+true
+{%- endif -%}
+{%- endmacro %}
+
+{% macro delete_rebuilt_listeners(listeners) -%}
+{%- if is_incremental() -%}
+delete from {{ this }} where listener_id in (select listener_id from {{ ref(listeners) }})
+{%- else -%}
+select 1
+{%- endif -%}
+{%- endmacro %}

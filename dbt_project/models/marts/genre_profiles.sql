@@ -1,11 +1,16 @@
 -- Share of listening time by genre: overall, by part of day and by mood cluster.
 -- A play's time is split evenly over its primary artist's genres; plays whose artist has
 -- no genre are left out of the shares.
+-- Incremental by listener: only the listeners in int_listeners__rebuild are recomputed.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_listeners('int_listeners__rebuild') }}") }}
+-- depends_on: {{ ref('int_listeners__rebuild') }}
 with plays as (
     select states.listener_id, states.ms_played, states.part_of_day, states.mood_cluster_id, tracks.genres
     from {{ ref('int_play_mood_states') }} as states
     inner join {{ ref('dim_tracks') }} as tracks using (track_id)
     where len(tracks.genres) > 0
+      and {{ in_rebuilt_listeners('states.listener_id', 'int_listeners__rebuild') }}
 ),
 
 genre_time as (

@@ -1,9 +1,14 @@
 -- Recent listening (the last var('drift_recent_days') days before the latest play) against
 -- everything earlier: feature means, session habits and mood mix, with their relative change.
+-- Incremental by listener: only the listeners in int_listeners__rebuild are recomputed.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_listeners('int_listeners__rebuild') }}") }}
+-- depends_on: {{ ref('int_listeners__rebuild') }}
 with bounds as (
     select listener_id, max(played_at) - to_days({{ var('drift_recent_days') }}) as recent_from,
            min(played_at) as first_played_at, max(played_at) as last_played_at
     from {{ ref('fct_plays') }}
+    where {{ in_rebuilt_listeners('listener_id', 'int_listeners__rebuild') }}
     group by listener_id
 ),
 

@@ -1,5 +1,9 @@
 -- One row per listener: the state after the latest play, the input of the next-mood prediction.
 -- The next track is assumed to follow at once, in the same session and local hour.
+-- Incremental by listener: only the listeners in int_listeners__rebuild are recomputed.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_listeners('int_listeners__rebuild') }}") }}
+-- depends_on: {{ ref('int_listeners__rebuild') }}
 with recent_plays as (
     -- each listener's three latest plays: all the latest play's state needs
     select *
@@ -7,6 +11,7 @@ with recent_plays as (
     where play_id in (
         select unnest(max_by(play_id, (started_at, played_at, track_id), 3))
         from {{ ref('fct_plays') }}
+        where {{ in_rebuilt_listeners('listener_id', 'int_listeners__rebuild') }}
         group by listener_id
     )
 ),

@@ -1,10 +1,15 @@
 -- The 24 local hours after each listener's last observed hour, with the features the
 -- session-start model needs, as known at the end of that last hour.
+-- Incremental by listener: only listeners with new plays (int_plays__rebuild_from) are recomputed.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_listeners('int_plays__rebuild_from') }}") }}
+-- depends_on: {{ ref('int_plays__rebuild_from') }}
 with hours as (
     select
         *,
         row_number() over (partition by listener_id order by hour_start_utc) as hour_index
     from {{ ref('fct_listening_hours') }}
+    where {{ in_rebuilt_listeners('listener_id', 'int_plays__rebuild_from') }}
 ),
 
 origin as (

@@ -1,12 +1,18 @@
 -- Observed session starts per local hour, scaled so that the busiest hour is 1.0.
+-- Incremental by listener: only listeners with new plays (int_plays__rebuild_from) are recomputed.
+{{ config(materialized='incremental', incremental_strategy='append',
+          pre_hook="{{ delete_rebuilt_listeners('int_plays__rebuild_from') }}") }}
+-- depends_on: {{ ref('int_plays__rebuild_from') }}
 with hours as (
     select listener_id, unnest(range(24)) as local_hour
     from {{ ref('stg_spotify__listeners') }}
+    where {{ in_rebuilt_listeners('listener_id', 'int_plays__rebuild_from') }}
 ),
 
 starts as (
     select listener_id, local_start_hour as local_hour, count(*) as sessions_started
     from {{ ref('fct_sessions') }}
+    where {{ in_rebuilt_listeners('listener_id', 'int_plays__rebuild_from') }}
     group by all
 )
 

@@ -2,5 +2,6 @@ select
     artist_id,
     artist_name,
     coalesce(genres, []::varchar[]) as genres,
-    genres[1] as primary_genre
+    genres[1] as primary_genre,
+    loaded_at
 from {{ source('raw', 'artists') }}

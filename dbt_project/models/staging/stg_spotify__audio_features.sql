@@ -9,7 +9,8 @@ select
     greatest(least(tempo / 250.0, 1), 0) as tempo_norm,
     tempo,
     loudness,
-    provider
+    provider,
+    loaded_at
 from {{ source('raw', 'audio_features') }}
 where valence is not null and energy is not null and danceability is not null
   and acousticness is not null and instrumentalness is not null and tempo is not null
