@@ -29,6 +29,14 @@ Hidden rules (tests check that the models recover them):
 7. Time. Sessions are laid out in the listener's local time (default Europe/Berlin) and
    stored in UTC, so the history crosses both daylight-saving changes of the year.
    The history ends on `DEFAULT_END` (fixed, so the data never depend on today's date).
+8. Listeners differ by `Profile` (`PROFILES`): their peaks move by `shift` hours (and
+   their day with them: a night owl's evening is three hours later); `contrast` flattens
+   peaks toward the quiet hours and `activity` scales both; they listen on a share
+   `listening_days` of days only; they play only some mood families; `persistence` is
+   their own; and with `drift_days` their peaks move an hour later every that many days.
+   `steady` is rules 2-5 as stated; `real` is a sparse listener like a real person
+   (fewer plays, weaker and drifting habits, three moods). A household (`HOUSEHOLD`) cycles
+   through the steady listener, a night owl in New York and an early bird in Tokyo.
 """
 
 from __future__ import annotations
@@ -87,15 +95,51 @@ def part_of_day(hour: int) -> str:
     return "night"
 
 
-def session_start_probability(hour: int, weekday: int) -> float:
+@dataclass(frozen=True)
+class Profile:
+    """How one demo listener listens: the knobs of rule 8."""
+
+    shift: int = 0                  # hours the daily peaks (and the parts of the day) are moved by
+    contrast: float = 1.0           # 1: peaks as stated; 0: every hour like the quiet ones
+    activity: float = 1.0           # every start probability scaled by this
+    listening_days: float = 1.0     # share of days with any listening at all
+    moods: tuple[str, ...] = MOODS  # the mood families this listener plays
+    persistence: float = MOOD_PERSISTENCE
+    drift_days: int = 0             # peaks move an hour later every this many days (0: never)
+    rhythm: bool = True             # False: the flat control listener of rule 6
+
+
+PROFILES = {
+    "steady": Profile(),
+    "night_owl": Profile(shift=3),
+    "early_bird": Profile(shift=-2),
+    "real": Profile(contrast=0.45, activity=0.7, listening_days=0.55, moods=("mellow", "upbeat", "intense"),
+                    persistence=0.6, drift_days=75),
+    "flat": Profile(rhythm=False),
+}
+# (timezone or None for the configured one, profile) of household members, in turn
+HOUSEHOLD = ((None, "steady"), ("America/New_York", "night_owl"), ("Asia/Tokyo", "early_bird"))
+
+
+def session_start_probability(hour: int, weekday: int, profile: Profile = PROFILES["steady"],
+                              day_index: int = 0) -> float:
     """Probability that a session starts in a local hour; weekday 0 = Monday."""
+    if not profile.rhythm:
+        return FLAT_SESSION_PROBABILITY
+    moved = profile.shift + (day_index // profile.drift_days if profile.drift_days else 0)
+    base_hour = (hour - moved) % 24  # the hour of the stated rhythm this hour plays
     weekend = weekday >= 5
     peaks = WEEKEND_PEAKS if weekend else WEEKDAY_PEAKS
-    if hour in peaks:
-        return peaks[hour]
-    if hour < 6:
-        return 0.01
-    return 0.05 if weekend else 0.04
+    quiet = 0.01 if base_hour < 6 else (0.05 if weekend else 0.04)
+    stated = peaks.get(base_hour, quiet)
+    return profile.activity * (quiet + profile.contrast * (stated - quiet))
+
+
+def mood_probabilities(hour: int, profile: Profile = PROFILES["steady"]) -> np.ndarray:
+    """P(first mood of a session | local hour) over MOODS, within the listener's mood families."""
+    base = np.array(FLAT_MOODS if not profile.rhythm else MOOD_BY_PART_OF_DAY[part_of_day((hour - profile.shift) % 24)])
+    played = np.array([mood in profile.moods for mood in MOODS], dtype=float)
+    return base * played / (base * played).sum()
 
 
 @dataclass(frozen=True)
@@ -164,38 +208,40 @@ def _pick_track(rng: np.random.Generator, catalog: Catalog, mood: str) -> str:
 
 def generate_plays(
     catalog: Catalog, listener_id: str, tz: ZoneInfo, days: int, seed: int, end: date = DEFAULT_END,
-    rhythm: bool = True,
+    rhythm: bool = True, profile: Profile | None = None,
 ) -> list[dict]:
     """Plays of one listener over `days` local days ending on `end` (inclusive)."""
+    profile = profile or (PROFILES["steady"] if rhythm else PROFILES["flat"])
     rng = np.random.default_rng(seed)
-    mood_probs = {k: np.array(v if rhythm else FLAT_MOODS) for k, v in MOOD_BY_PART_OF_DAY.items()}
     plays: list[dict] = []
     busy_until = datetime.min.replace(tzinfo=timezone.utc)
     first_day = end - timedelta(days=days - 1)
     for day_offset in range(days):
         day = first_day + timedelta(days=day_offset)
+        if profile.listening_days < 1 and rng.random() >= profile.listening_days:
+            continue
         for hour in range(24):
-            p_start = session_start_probability(hour, day.weekday()) if rhythm else FLAT_SESSION_PROBABILITY
-            if rng.random() >= p_start:
+            if rng.random() >= session_start_probability(hour, day.weekday(), profile, day_offset):
                 continue
             local_start = datetime(day.year, day.month, day.day, hour, int(rng.integers(60)), tzinfo=tz)
             start = local_start.astimezone(timezone.utc)
             if start < busy_until + timedelta(minutes=45):
                 continue
-            busy_until = _play_session(rng, catalog, listener_id, start, hour, mood_probs, plays)
+            busy_until = _play_session(rng, catalog, listener_id, start, mood_probabilities(hour, profile),
+                                       profile.persistence, plays)
     return plays
 
 
-def _play_session(rng, catalog: Catalog, listener_id: str, start: datetime, hour: int, mood_probs, plays) -> datetime:
+def _play_session(rng, catalog: Catalog, listener_id: str, start: datetime, probs: np.ndarray, persistence: float,
+                  plays: list[dict]) -> datetime:
     n_tracks = max(1, int(round(rng.lognormal(np.log(15), 0.6))))
-    probs = mood_probs[part_of_day(hour)]
     mood = MOODS[rng.choice(4, p=probs)]
     context = f"spotify:playlist:demo-{mood}"
     now = start
     mood_changed = False
     for position in range(n_tracks):
         if position > 0:
-            if rng.random() < MOOD_PERSISTENCE:
+            if rng.random() < persistence:
                 mood_changed = False
             else:
                 new_mood = MOODS[rng.choice(4, p=probs)]
@@ -227,29 +273,34 @@ def demo_listener_ids(base_id: str, listeners: int) -> list[str]:
 
 def iter_demo_batches(
     listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
-    seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True,
+    seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True, profile: str | None = None,
 ) -> Iterator[RawBatch]:
     """One RawBatch per demo listener, made when asked for (a big demo need not fit in memory);
-    all share one catalog (and its features)."""
+    all share one catalog (and its features). The first listener has `profile` (default steady,
+    or flat without `rhythm`) in `timezone_name`; the others are a household (HOUSEHOLD, in turn)."""
     catalog = build_catalog(seed)
-    tz = ZoneInfo(timezone_name)
     for index, lid in enumerate(demo_listener_ids(listener_id, listeners)):
+        zone, kind = HOUSEHOLD[index % len(HOUSEHOLD)] if index else (None, profile)
+        kind = kind or ("steady" if rhythm else "flat")
+        zone = zone or timezone_name
         name = display_name if index == 0 else f"{display_name} {index + 1}"
         yield RawBatch(
             source="demo", listener_id=lid,
-            plays=generate_plays(catalog, lid, tz, days, seed + 1000 * (index + 1), end, rhythm),
+            plays=generate_plays(catalog, lid, ZoneInfo(zone), days, seed + 1000 * (index + 1), end,
+                                 profile=PROFILES[kind]),
             tracks=catalog.tracks, artists=catalog.artists, audio_features=catalog.audio_features,
-            listeners=[{"listener_id": lid, "display_name": name, "timezone": timezone_name}],
+            listeners=[{"listener_id": lid, "display_name": name, "timezone": zone}],
             feature_provider="demo",
         )
 
 
 def generate_demo_batches(
     listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
-    seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True,
+    seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True, profile: str | None = None,
 ) -> list[RawBatch]:
     """Every demo listener's batch at once (see iter_demo_batches)."""
-    return list(iter_demo_batches(listener_id, timezone_name, display_name, days, listeners, seed, end, rhythm))
+    return list(iter_demo_batches(listener_id, timezone_name, display_name, days, listeners, seed, end, rhythm,
+                                  profile))
 
 
 def write_privacy_export(folder: Path, records: int, per_file: int = 100_000, seed: int = 42,

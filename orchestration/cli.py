@@ -73,12 +73,12 @@ def _execute(job_name: str, instance, settings: Settings, partition_key: str | N
         instance=instance, raise_on_error=False, partition_key=partition_key,
         run_config={**RUN_CONFIG, **(run_config or {})}, tags={PID_TAG: str(os.getpid())})
     if result.success:
-        record_success(settings, job_name, result.run_id)
+        record_success(settings, job_name, partition_key, result.run_id)
     else:
         failures = [e for e in result.all_events if e.is_step_failure]
         step = failures[0].step_key if failures else None
         error = step_error(failures[0]) if failures else "the run failed"
-        record_failure(settings, job_name, step, error, result.run_id)
+        record_failure(settings, job_name, partition_key, step, error, result.run_id)
     return result
 
 

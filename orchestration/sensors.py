@@ -9,6 +9,7 @@ import dagster as dg
 
 from orchestration.jobs import SHARED_JOBS, full_retrain_job, import_job, listener_refresh_job, listener_retrain_job, refresh_job
 from orchestration.listeners import listener_ids, listeners_to_update, sync_partitions
+from orchestration.progress import step_error
 from orchestration.status import record_failure, record_success
 from warehouse.connection import read_connection
 from warehouse.settings import load_settings
@@ -39,15 +40,16 @@ def per_listener_runs(context: dg.RunStatusSensorContext):
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
 def record_run_failures(context: dg.RunFailureSensorContext):
     """Keep the failed job, step and error where the next export (and its preview) can show them."""
-    steps = context.get_step_failure_events()
-    step = steps[0].step_key if steps else None
-    error = steps[0].event_specific_data.error.message if steps else (context.failure_event.message or "")
-    record_failure(load_settings(), context.dagster_run.job_name, step, error.strip(), context.dagster_run.run_id)
+    run, steps = context.dagster_run, context.get_step_failure_events()
+    error = step_error(steps[0]) if steps else (context.failure_event.message or "the run failed")
+    record_failure(load_settings(), run.job_name, run.tags.get("dagster/partition"),
+                   steps[0].step_key if steps else None, error, run.run_id)
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, default_status=dg.DefaultSensorStatus.RUNNING)
 def record_run_successes(context: dg.RunStatusSensorContext):
-    record_success(load_settings(), context.dagster_run.job_name, context.dagster_run.run_id)
+    run = context.dagster_run
+    record_success(load_settings(), run.job_name, run.tags.get("dagster/partition"), run.run_id)
 
 
 def prune_runs(instance: dg.DagsterInstance, keep_days: int) -> int:

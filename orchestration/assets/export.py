@@ -13,7 +13,7 @@ from orchestration.assets.dbt import dbt_model_key
 from orchestration.assets.ml import next_mood_predictions, session_start_predictions
 from orchestration.listeners import LISTENERS, listener_ids
 from orchestration.resources import settings_and_writer
-from orchestration.status import read_status
+from orchestration.status import read_status, status_for
 from warehouse.settings import load_settings
 
 MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile", "listening_mood_trajectory",
@@ -34,7 +34,8 @@ def dashboard_data(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     # reads only, but as the step's writer: no other job can be mid-build meanwhile
     with settings_and_writer() as (settings, con):
         path = settings.export_path_for(listener)
-        data = export_dashboard(con, listener, path, settings.recently_played_limit, read_status(settings))
+        data = export_dashboard(con, listener, path, settings.recently_played_limit,
+                                status_for(read_status(settings), listener))
         household = [(other, settings.export_path_for(other)) for other in listener_ids(con)]
     preview = write_preview(data, path.with_name("dashboard.html"), household)
     prediction = data["next_prediction"]
