@@ -207,11 +207,17 @@ def measure_household(root: Path, listeners: int, days: int, refresh_plays: int)
 
 
 def _add_demo_plays(folder: Folder, plays: int, number: int) -> None:
-    from ingest.demo import DEFAULT_END, write_new_plays
+    """`plays` new demo plays for the main listener, landed as the demo source lands them (untimed)."""
+    from zoneinfo import ZoneInfo
 
-    new = folder.root / f"new_{number}"
-    write_new_plays(new, plays, DEFAULT_END + timedelta(days=3 * number))
-    folder.command("import", str(new), "--listener", "bench")
+    from ingest.demo import DEFAULT_END, build_catalog, generate_plays
+    from warehouse.connection import write_connection
+    from warehouse.loaders import RawBatch, load_batch
+
+    new = generate_plays(build_catalog(42), "bench", ZoneInfo("Europe/Berlin"), 3, seed=7 + number,
+                         end=DEFAULT_END + timedelta(days=3 * (number + 1)))[:plays]
+    with write_connection(folder.root / "warehouse" / "bench.duckdb") as con:
+        load_batch(con, RawBatch(source="demo", listener_id="bench", plays=new))
 
 
 def _count_plays(folder: Folder) -> int:
