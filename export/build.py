@@ -59,14 +59,13 @@ def build_dashboard(con: duckdb.DuckDBPyConnection, listener_id: str, *, recentl
         "drift": _drift(con, listener_id),
         "coverage": _coverage(con, listener_id),
         "pipeline": _pipeline(status or {}),
+        "listening_stats": listening_stats(con, listener_id),
     }
 
 
 def coverage_rows(con: duckdb.DuckDBPyConnection, listener_id: str | None = None) -> list[dict]:
     """marts.listener_coverage per listener (all, or one); [] before dbt first built it."""
-    exists = con.execute("select count(*) from information_schema.tables "
-                         "where table_schema = 'marts' and table_name = 'listener_coverage'").fetchone()[0]
-    if not exists:
+    if not _exists(con, "marts", "listener_coverage"):
         return []
     return _rows(con, "select * from marts.listener_coverage where listener_id = coalesce(?, listener_id) "
                       "order by listener_id", [listener_id])
@@ -83,6 +82,92 @@ def _coverage(con, listener_id: str) -> dict:
         "genres": {"plays_share": _round(row.get("plays_with_genres_share")),
                    "listening_time_share": _round(row.get("time_with_genres_share"))},
     }
+
+
+PARTS = ("night", "morning", "afternoon", "evening")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+TOP_KINDS = {"track": "tracks", "artist": "artists", "album": "albums", "genre": "genres"}
+
+
+def _exists(con, schema: str, table: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, table]).fetchone()[0] > 0
+
+
+def listening_stats(con, listener_id: str) -> dict | None:
+    """The statistics marts (built by the daily job) for one listener, local dates; None before
+    the first daily run built them. Years and the last 12 months come with top 10 lists; months
+    with their figures only, so a long history keeps the file small."""
+    if not _exists(con, "marts", "stats_streaks"):
+        return None
+    periods = _rows(con, "select * from marts.stats_period_summary where listener_id = ? "
+                         "order by period_kind = 'last_12_months' desc, period_kind desc, period desc", [listener_id])
+    tops = _rows(con, "select * from marts.stats_period_top where listener_id = ? and period_kind <> 'month' "
+                      "order by period_kind, period, item_kind, rank", [listener_id])
+    by_period: dict = {}
+    for row in tops:
+        entry = {"name": row["item_name"], "minutes": _round(row["minutes_listened"], 1), "plays": row["plays"]}
+        if row["item_kind"] != "genre":
+            entry["artist"] = row["artist_name"]
+        by_period.setdefault(row["period"], {kind: [] for kind in TOP_KINDS.values()})[
+            TOP_KINDS[row["item_kind"]]].append(entry)
+    streak = next(iter(_rows(con, "select * from marts.stats_streaks where listener_id = ?", [listener_id])), None)
+    monthly = _rows(con, "select * from marts.stats_monthly where listener_id = ? order by month", [listener_id])
+    favourites = _rows(con, "select * from marts.stats_favourites where listener_id = ? order by list_kind, rank",
+                       [listener_id])
+    return {
+        "as_of": _date(streak["as_of_date"]) if streak else None,
+        "periods": [_period(p, by_period.get(p["period"])) for p in periods],
+        "streaks": _streaks(streak),
+        "months": [{"month": m["month"], "minutes": _round(m["minutes_listened"], 1),
+                    "distinct_artists": m["distinct_artists"], "new_artists": m["new_artists"],
+                    "new_artist_share": _round(m["new_artist_share"]),
+                    "top10_artist_share": _round(m["top10_artist_share"]),
+                    "artist_entropy_bits": _round(m["artist_entropy_bits"])} for m in monthly],
+        "on_repeat": [{"track_id": f["track_id"], "track_name": f["track_name"], "artist_name": f["artist_name"],
+                       "plays_last_14_days": f["recent_plays"],
+                       "usual_plays_per_14_days": _round(f["usual_plays_per_14_days"], 2)}
+                      for f in favourites if f["list_kind"] == "on_repeat"],
+        "forgotten_favourites": [{"track_id": f["track_id"], "track_name": f["track_name"],
+                                  "artist_name": f["artist_name"], "plays_before": f["plays_before_six_months"],
+                                  "last_played": _date(f["last_played_date"])}
+                                 for f in favourites if f["list_kind"] == "forgotten"],
+    }
+
+
+def _date(value) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _period(row: dict, top: dict | None) -> dict:
+    period = {
+        "kind": row["period_kind"], "period": row["period"], "start": _date(row["period_start"]),
+        "end": _date(row["period_end"]), "minutes": _round(row["minutes_listened"], 1), "plays": row["plays"],
+        "distinct_tracks": row["distinct_tracks"], "distinct_artists": row["distinct_artists"],
+        "busiest_day": {"date": _date(row["busiest_day"]), "minutes": _round(row["busiest_day_minutes"], 1)},
+        "longest_session": {"minutes": _round(row["longest_session_minutes"], 1),
+                            "started_at": row["longest_session_started_at"].isoformat(timespec="minutes")
+                            if row["longest_session_started_at"] else None},
+        "part_of_day_shares": {part: _round(row[f"share_{part}"] or 0.0) for part in PARTS},
+        "weekday_shares": {day: _round(row[f"share_{day}"] or 0.0) for day in WEEKDAYS},
+        "new_artists": row["new_artists"], "new_artist_share": _round(row["new_artist_share"]),
+        # only plays whose source reports skips count: the share says how many that is
+        "skips": {"rate": _round(row["skip_rate"]), "share_of_plays_with_skip_info": _round(row["skip_info_share"])},
+    }
+    if top is not None:
+        period["top"] = top
+    return period
+
+
+def _streaks(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    return {"current_days": row["current_streak_days"], "current_start": _date(row["current_streak_start"]),
+            "longest_days": row["longest_streak_days"], "longest_start": _date(row["longest_streak_start"]),
+            "longest_end": _date(row["longest_streak_end"]),
+            "artist_run": {"artist": row["artist_run_artist_name"], "plays": row["artist_run_plays"],
+                           "started_at": row["artist_run_started_at"].isoformat(timespec="minutes")
+                           if row["artist_run_started_at"] else None}}
 
 
 def _pipeline(status: dict) -> dict:

@@ -23,6 +23,11 @@ figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:
 figcaption{font-weight:bold;margin-bottom:6px} table{border-collapse:collapse;font-size:12px}
 td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
 p.failing{background:#fde8e8;border:1px solid #e99;padding:8px;border-radius:6px}
+section#year-in-review{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px;margin-bottom:16px}
+.tiles{display:flex;flex-wrap:wrap;gap:12px}.tile{background:#f1faf4;border-radius:6px;padding:8px 14px}
+.tile b{display:block;font-size:22px}.tile span{color:#555;font-size:12px}
+.tops{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:8px}
+.tops h3{font-size:14px;margin-bottom:2px}.tops ol{margin-top:0;padding-left:20px}
 nav{margin-bottom:8px}
 """
 
@@ -57,12 +62,32 @@ def _trajectory(points: list[dict]) -> tuple[list[float], list[tuple[float, str]
     return hours, kept
 
 
+def _review_period(data: dict) -> dict | None:
+    """The period the year in review is about: the last 12 months up to the latest play."""
+    stats = data.get("listening_stats") or {}
+    return next((p for p in stats.get("periods", []) if p["kind"] == "last_12_months"), None)
+
+
+def _stats_charts(data: dict) -> dict[str, str]:
+    stats, period = data.get("listening_stats") or {}, _review_period(data)
+    months = [(m["month"], (m["minutes"] or 0) / 60) for m in stats.get("months", [])[-12:]]
+    parts = list((period or {}).get("part_of_day_shares", {}).items())
+    why = "statistics appear after the first daily run"
+    return {
+        "hours_by_month": svg.horizontal_bars("hours_by_month", "Hours listened per month (the last 12)", months,
+                                              why_empty=why),
+        "part_of_day": svg.horizontal_bars("part_of_day", "Share of listening time by part of the day "
+                                           "(last 12 months)", parts, maximum=1.0, why_empty=why),
+    }
+
+
 def charts(data: dict) -> dict[str, str]:
     """The preview's charts by name, each an SVG document."""
     prediction, latest = data["next_prediction"], data["metrics"]["latest"]
     trajectory = data["mood_trajectory"]
     times, ticks = _trajectory(trajectory)
     return {
+        **_stats_charts(data),
         "session_hours": svg.hour_chart(
             "session_hours", "Session start by local hour: predicted for the coming day vs observed",
             _hour_values(data["session_probs"]), _hour_values(data["session_actual"]),
@@ -102,6 +127,54 @@ def _recent_table(data: dict) -> str:
 
 def _share(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.0%}"
+
+
+def _top_list(items: list[dict], count: int = 5) -> str:
+    rows = "".join(f"<li>{escape(i['name'] or '?')}"
+                   + (f" <small>{escape(i['artist'])}</small>" if i.get("artist") else "")
+                   + f" <small>{i['minutes'] / 60:.1f} h</small></li>" for i in items[:count])
+    return f"<ol>{rows}</ol>" if rows else "<p>none</p>"
+
+
+def _track_list(tracks: list[dict], details: list[str]) -> str:
+    rows = "".join(f"<li>{escape(t['track_name'] or '?')} <small>{escape(t['artist_name'] or '')} · "
+                   f"{escape(detail)}</small></li>" for t, detail in zip(tracks[:5], details))
+    return f"<ol>{rows}</ol>" if rows else "<p>none</p>"
+
+
+def _year_in_review(data: dict) -> str:
+    """The statistics a person opens first: the last 12 months in numbers and top lists."""
+    stats, period = data.get("listening_stats"), _review_period(data)
+    if not stats or not period:
+        return ('<section id="year-in-review"><h2>Your year in review</h2><p>Statistics appear after the '
+                'first daily run (spotify-brain run).</p></section>')
+    streaks, skips, top = stats.get("streaks") or {}, period["skips"], period.get("top", {})
+    skip_line = ("no play of the period says whether it was skipped" if skips["rate"] is None else
+                 f"{skips['rate']:.0%} of plays skipped (counted over the {_share(skips['share_of_plays_with_skip_info'])}"
+                 " of plays whose source reports skips)")
+    figures = [(f"{(period['minutes'] or 0) / 60:,.0f} h", "listened"), (f"{period['plays']:,}", "plays"),
+               (f"{period['distinct_tracks']:,}", "tracks"), (f"{period['distinct_artists']:,}", "artists"),
+               (f"{period['new_artists'] or 0:,}", "artists discovered"),
+               (f"{streaks.get('longest_days') or 0}", "days: longest streak")]
+    tiles = "".join(f'<div class="tile"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
+                    for value, label in figures)
+    busiest, longest = period["busiest_day"], period["longest_session"]
+    run = streaks.get("artist_run") or {}
+    on_repeat = _track_list(stats["on_repeat"], [f"{t['plays_last_14_days']} plays" for t in stats["on_repeat"]])
+    forgotten = _track_list(stats["forgotten_favourites"],
+                            [f"last played {t['last_played']}" for t in stats["forgotten_favourites"]])
+    return (
+        f'<section id="year-in-review"><h2>Your year in review: {escape(period["start"] or "")} to '
+        f'{escape(period["end"] or "")}</h2><div class="tiles">{tiles}</div>'
+        f'<p class="meta">Busiest day {escape(busiest["date"] or "?")} ({(busiest["minutes"] or 0) / 60:.1f} h) · '
+        f'longest session {(longest["minutes"] or 0):.0f} min · current streak {streaks.get("current_days") or 0} days'
+        f' · {run.get("plays") or 0} plays of {escape(run.get("artist") or "?")} in a row · {escape(skip_line)}</p>'
+        f'<div class="tops"><div><h3>Top artists</h3>{_top_list(top.get("artists", []))}</div>'
+        f'<div><h3>Top tracks</h3>{_top_list(top.get("tracks", []))}</div>'
+        f'<div><h3>Top albums</h3>{_top_list(top.get("albums", []))}</div>'
+        f'<div><h3>Top genres</h3>{_top_list(top.get("genres", []))}</div></div>'
+        f'<div class="tops"><div><h3>On repeat (last 14 days)</h3>{on_repeat}</div>'
+        f'<div><h3>Forgotten favourites</h3>{forgotten}</div></div></section>')
 
 
 def _coverage_line(data: dict) -> str:
@@ -155,6 +228,7 @@ def render_html(data: dict, page: Path | None = None, household: list[tuple[str,
         f"next mood: {next_mood} · likeliest session starts: {top} · "
         f"drift: {'detected' if data['drift']['drift_detected'] else 'none'}</p>"
         f"{_coverage_line(data)}"
+        f"{_year_in_review(data)}"
         f"<main>{figures}<figure id=\"recently-played\"><figcaption>recently played</figcaption>"
         f"{_recent_table(data)}</figure></main></body></html>\n"
     )

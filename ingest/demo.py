@@ -261,7 +261,7 @@ def _play_session(rng, catalog: Catalog, listener_id: str, start: datetime, prob
             "listener_id": listener_id, "track_id": track_id,
             "played_at": now.replace(tzinfo=None), "ms_played": ms_played, "skipped": skipped,
             "reason_start": "clickrow" if position == 0 else "trackdone", "reason_end": reason_end,
-            "shuffle": False, "context_uri": context, "platform": "demo",
+            "shuffle": False, "context_uri": context, "platform": "android",
         })
         now = now + timedelta(seconds=float(rng.uniform(0, 5)))
     return now

@@ -18,6 +18,7 @@ from collections import Counter
 import duckdb
 
 from warehouse.loaders import REJECT_SCHEMA, TRACK_SCHEMA, RawBatch
+from warehouse.schema import platform_kind_sql
 
 TRACK_URI = "^spotify:track:([0-9A-Za-z]{22})$"
 INT32_MAX = 2_147_483_647
@@ -71,7 +72,7 @@ EXTENDED = {
     "set_aside": "spotify_track_uri is null",
     "columns": f"""regexp_extract(spotify_track_uri, '{TRACK_URI}', 1) as track_id,
         try_strptime(ts, '%Y-%m-%dT%H:%M:%SZ') as played_at, ms_played, skipped, reason_start, reason_end,
-        shuffle, platform, master_metadata_track_name as track_name,
+        shuffle, {platform_kind_sql("platform")} as platform, master_metadata_track_name as track_name,
         master_metadata_album_album_name as album_name, master_metadata_album_artist_name as artist_name""",
 }
 # Account data has names but no track id: the id is a hash of artist and track name

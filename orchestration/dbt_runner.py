@@ -25,9 +25,10 @@ from pathlib import Path
 from warehouse.settings import Settings
 
 RESULT_EVENTS = {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
-# dbt's own unit tests check SQL logic, not data: they run in the test suite (`dbt build`,
-# `dbt test`), not in every scheduled run
-SCHEDULED_EXCLUDE = "test_type:unit"
+# dbt's unit tests and the data tests tagged `logic` (ranges and enums of what our SQL computes)
+# check the SQL, not the data: they run in the test suite and with `dbt build`/`dbt test`, not in
+# every scheduled run, which checks grains, keys and relationships
+SCHEDULED_EXCLUDE = ("test_type:unit", "tag:logic")
 
 
 class DbtStepError(RuntimeError):
@@ -52,7 +53,7 @@ def dbt_build_args(settings: Settings, selection: list[str] | tuple[str, ...] = 
     """The `dbt build` of a scheduled step: its selection, no unit tests, the settings as vars.
     Cautious indirect selection by default: a test runs only when every model it reads is in the
     step, so the lean refresh (no training tables) does not test a training table it did not build."""
-    return ["build", *selection, "--exclude", SCHEDULED_EXCLUDE,
+    return ["build", *selection, "--exclude", *SCHEDULED_EXCLUDE,
             "--indirect-selection", indirect_selection or "cautious", "--vars", dbt_vars(settings)]
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets.dbt import dbt_model_key
+from orchestration.assets.dbt import dbt_model_key, models_tagged
 from orchestration.assets.export import dashboard_data, website
 from orchestration.assets.ingest import enrichment, ingest_plays
 from orchestration.assets.ml import (TRAINING_ASSETS, next_mood_model, next_mood_predictions, session_start_model,
                                      session_start_predictions)
 from orchestration.listeners import LISTENERS
-from orchestration.project import TRAINING_TABLES
 
 PER_LISTENER = (next_mood_model, session_start_model, next_mood_predictions, session_start_predictions,
                 dashboard_data, website)
@@ -31,10 +30,10 @@ full_retrain_job = dg.define_asset_job(
 refresh_job = dg.define_asset_job(
     "refresh",
     selection=(SHARED - dg.AssetSelection.assets(dg.AssetKey(["ml", "mood_clusters"]))
-               - dg.AssetSelection.assets(*(dbt_model_key(name) for name in TRAINING_TABLES))),
+               - dg.AssetSelection.assets(*(dbt_model_key(name) for name in models_tagged("daily")))),
     executor_def=dg.in_process_executor,
-    description="Ingest, enrichment, incremental dbt build (no training tables), moods for new tracks; then "
-                "predictions and exports of the listeners with new plays (listener_refresh).",
+    description="Ingest, enrichment, incremental dbt build (not the daily models: training tables, statistics), "
+                "moods for new tracks; then predictions and exports of the listeners with new plays (listener_refresh).",
 )
 
 listener_retrain_job = dg.define_asset_job(

@@ -11,8 +11,6 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# dbt models rebuilt only when the models are retrained (the refresh job leaves them alone)
-TRAINING_TABLES = ("ml_session_start_training", "ml_next_track_training")
 # what a change to invalidates the manifest
 DBT_SOURCES = (PROJECT_ROOT / "dbt_project", PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml")
 

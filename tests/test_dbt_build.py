@@ -89,3 +89,25 @@ def test_impossible_dates_already_in_raw_do_not_stretch_the_hourly_grid(demo_war
     assert result.returncode == 0, result.stdout[-3000:]
     con = duckdb.connect(str(demo_warehouse), read_only=True)
     assert con.execute("select count(*) from marts.fct_listening_hours").fetchone()[0] <= span + 2
+
+
+def test_dbt_docs_document_every_model_and_every_column_the_export_reads(built):
+    """`dbt docs generate` from the repository root, as a user runs it: every model and every
+    column of the built warehouse has a description, above all those the export reads."""
+    import json
+
+    from orchestration.project import PROJECT_ROOT
+
+    result = dbt(built, "docs", "generate")
+    assert result.returncode == 0, result.stdout[-3000:]
+    catalog = json.loads((PROJECT_ROOT / "target" / "catalog.json").read_text())
+    manifest = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())
+    models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    assert [node["name"] for node in models.values() if not node["description"].strip()] == []
+    undocumented = [f"{models[uid]['name']}.{column}" for uid, table in catalog["nodes"].items() if uid in models
+                    for column in table["columns"]
+                    if not models[uid]["columns"].get(column.lower(), {}).get("description", "").strip()]
+    assert undocumented == []
+    export_reads = set(manifest["exposures"]["exposure.spotify_brain.dashboard_export"]["depends_on"]["nodes"])
+    assert {"model.spotify_brain.fct_plays", "model.spotify_brain.stats_period_summary"} <= export_reads
+    assert export_reads <= set(catalog["nodes"]) | set(catalog["sources"])  # built and in the docs

@@ -31,7 +31,8 @@ def test_asset_keys_connect_python_tables_to_dbt_sources(defs):
 def test_dbt_tests_are_asset_checks(defs):
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert "unique_fct_sessions_session_id" in checks
-    assert "not_null_fct_plays_play_id" in checks
+    assert "unique_fct_plays_play_id" in checks and "unique_combination_stg_spotify__plays_listener_id__track_id__played_at" in checks
+    assert not [name for name in checks if name.startswith("accepted_")]  # logic tests run with the suite, not as checks
     assert "serves_learned_model" in checks  # a retrain that serves a baseline shows as a warning
 
 
@@ -75,5 +76,14 @@ def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):
 
     monkeypatch.setenv("SPOTIFY_BRAIN_SESSION_GAP_MINUTES", "45")
     assert dbt_build_args(load_settings(), ["--select", "fqn:*"]) == [
-        "build", "--select", "fqn:*", "--exclude", "test_type:unit", "--indirect-selection", "cautious",
+        "build", "--select", "fqn:*", "--exclude", "test_type:unit", "tag:logic", "--indirect-selection", "cautious",
         "--vars", '{"session_gap_minutes": 45}']
+
+
+def test_every_asset_says_what_it_is(defs):
+    """A description of what each asset is, never its SQL (the Translator shows no SQL)."""
+    graph = defs.resolve_asset_graph()
+    missing = [key.to_user_string() for key in graph.get_all_asset_keys()
+               if graph.get(key).is_materializable and not (graph.get(key).description or "").strip()]
+    assert missing == []
+    assert "select" not in graph.get(dg.AssetKey(["marts", "fct_plays"])).description.lower()

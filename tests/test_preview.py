@@ -10,7 +10,7 @@ from export.preview import MAIN_CHARTS, chart_markdown, charts, render_html, wri
 from test_export import _valid
 
 CHARTS = {"session_hours", "mood_clusters", "mood_trajectory", "genre_profile", "next_mood",
-          "next_mood_vs_baselines", "session_start_vs_baselines"}
+          "next_mood_vs_baselines", "session_start_vs_baselines", "hours_by_month", "part_of_day"}
 
 
 def test_every_chart_is_drawn_from_the_export():
@@ -27,7 +27,9 @@ def test_names_are_escaped_and_nothing_is_fetched():
     data["genre_profiles"]["overall"][0]["genre"] = "<img src=x onerror=alert(1)>"
     page = render_html(data)
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
-    assert not re.search(r"<[^>]*\b(src|href)=", page) and "@import" not in page  # no external resource
+    # no external resource: nothing is loaded, and links (to the household's pages) stay on disk
+    assert not re.search(r"<[^>]*\bsrc=", page) and "@import" not in page
+    assert all("://" not in href for href in re.findall(r'href="([^"]*)"', page))
 
 
 def test_a_listener_with_almost_no_data_still_gets_a_page():

@@ -50,7 +50,7 @@ create table if not exists raw.plays (
     reason_end    varchar,
     shuffle       boolean,
     context_uri   varchar,
-    platform      varchar,
+    platform      varchar,               -- the kind of device only (schema.PLATFORM_KINDS)
     source        varchar not null,
     ingest_run_id varchar not null,
     loaded_at     timestamp not null
@@ -195,13 +195,35 @@ create table if not exists ml.session_start_predictions (
 """
 
 
+# The kind of device a play ran on, from Spotify's platform string: the kind only, never the
+# device model or OS build a string like "Android OS 10 API 29 (samsung, SM-G973F)" carries.
+PLATFORM_KINDS = ("android", "ios", "windows", "macos", "linux", "web", "speaker_or_tv", "other")
+
+
+def platform_kind_sql(column: str) -> str:
+    lowered = f"lower({column})"
+
+    def like(*words: str) -> str:
+        return " or ".join(f"{lowered} like '%{word}%'" for word in words)
+
+    return (f"case when {column} is null then null when {like('web', 'browser')} then 'web' "
+            f"when {like('android')} then 'android' when {like('ios', 'iphone', 'ipad')} then 'ios' "
+            f"when {like('windows')} then 'windows' when {like('os x', 'osx', 'macos')} then 'macos' "
+            f"when {like('linux')} then 'linux' when {like('partner', 'cast', 'sonos', 'tv', 'speaker')} "
+            f"then 'speaker_or_tv' else 'other' end")
+
+
 # columns added after a table was first released: warehouses built before get them here
 ADDED_COLUMNS = ["alter table raw.ingest_runs add column if not exists records_set_aside integer default 0"]
+# values stored before a rule existed, brought in line with it (each a no-op once done)
+CLEANUPS = [f"update raw.plays set platform = {platform_kind_sql('platform')} "
+            f"where platform not in ({', '.join(repr(kind) for kind in PLATFORM_KINDS)})"]
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every Python-owned table that is missing; existing data is left alone."""
+    """Create every Python-owned table that is missing; existing data is left alone, except that
+    what no longer may be kept (a device's full platform string) is reduced to what may."""
     con.execute(RAW_DDL)
     con.execute(ML_DDL)
-    for statement in ADDED_COLUMNS:
+    for statement in ADDED_COLUMNS + CLEANUPS:
         con.execute(statement)

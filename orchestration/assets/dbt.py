@@ -5,8 +5,10 @@ dbt tests (source tests included) are asset checks. dbt runs in this process
 (orchestration/dbt_runner.py), on the warehouse connection the step holds.
 """
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
 
 import dagster as dg
@@ -23,7 +25,7 @@ from orchestration.resources import settings_and_writer
 
 MOOD_MODELS = "source:ml+"
 ENRICHED = dg.AssetKey(["raw", "enrichment_runs"])
-# groups laid out so data flows one way on screen: ingest -> staging -> intermediate -> marts
+# groups laid out so data flows one way on screen: ingest -> staging -> intermediate -> marts -> stats
 # -> moods -> mood_marts -> models -> export
 GROUP_OF_FOLDER = {"staging": "staging", "intermediate": "intermediate", "marts": "marts"}
 
@@ -40,12 +42,22 @@ class Translator(DagsterDbtTranslator):
         name, folder = dbt_resource_props["name"], dbt_resource_props["fqn"][1]
         if name.startswith("stg_ml__"):
             return "moods"
+        if name.startswith("stats_"):
+            return "stats"
         if MOOD_MODEL_NAMES and name in MOOD_MODEL_NAMES:
             return "mood_marts"
         return GROUP_OF_FOLDER.get(folder, "marts")
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
         return dbt_resource_props.get("description") or ""
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project) -> dg.AssetCheckSpec | None:
+        """Tests tagged `logic` check our SQL, not the data, and are not run by the jobs
+        (orchestration/dbt_runner.py): no check that would never be evaluated."""
+        if "logic" in manifest["nodes"][unique_id].get("tags", []):
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         """A model that reads a raw table waits for the enrichment too, so a job builds its models
@@ -60,11 +72,21 @@ class Translator(DagsterDbtTranslator):
 TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
 
 
+@cache
+def _manifest() -> dict:
+    return json.loads(dbt_project().manifest_path.read_text())
+
+
+def models_tagged(tag: str) -> set[str]:
+    """Names of the dbt models with a tag: `daily` ones (training tables, statistics) are built
+    by the daily job only."""
+    return {node["name"] for node in _manifest()["nodes"].values()
+            if node["resource_type"] == "model" and tag in node["tags"]}
+
+
 def _mood_model_names() -> set[str]:
     """Models downstream of the ml sources, from the manifest (what `source:ml+` selects)."""
-    import json
-
-    manifest = json.loads(dbt_project().manifest_path.read_text())
+    manifest = _manifest()
     children = manifest["child_map"]
     seen, todo = set(), [uid for uid in manifest["sources"] if manifest["sources"][uid]["source_name"] == "ml"]
     while todo:

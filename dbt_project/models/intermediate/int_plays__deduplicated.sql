@@ -10,7 +10,7 @@
 --
 -- Incremental: only the tail from int_plays__rebuild_from is recomputed (see the macro
 -- in_rebuilt_tail); a tail starts a session, so no group of duplicates straddles it.
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
 -- depends_on: {{ ref('int_plays__rebuild_from') }}
 with plays as (

@@ -18,8 +18,9 @@
 -- depends_on: {{ ref('stg_spotify__listeners') }}
 {%- set previous = adapter.get_relation(database=this.database, schema=this.schema,
                                         identifier='int_plays_sessionized') %}
-{#- a view or an older table (built before these columns existed) counts as no previous build -#}
-{%- if previous is not none and (previous.type != 'table' or 'session_gap_minutes' not in
+{#- a view or an older table (built before its newest column, skip_reported, existed) counts as
+    no previous build: every listener is rebuilt whole, new columns filled -#}
+{%- if previous is not none and (previous.type != 'table' or 'skip_reported' not in
         (adapter.get_columns_in_relation(previous) | map(attribute='name') | list)) %}
     {%- set previous = none %}
 {%- endif %}

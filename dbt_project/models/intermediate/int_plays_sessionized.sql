@@ -1,7 +1,7 @@
 -- Plays grouped into sessions: a new session starts when the silence since the end of the
 -- latest earlier play is longer than var('session_gap_minutes') (exactly the gap still joins).
 -- Incremental: only the tail from int_plays__rebuild_from, which starts at a session start.
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
 -- depends_on: {{ ref('int_plays__rebuild_from') }}
 with plays as (

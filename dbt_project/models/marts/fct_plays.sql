@@ -1,6 +1,6 @@
 -- One row per play: UTC and local times, session and position, skip flag.
 -- Incremental: the tail from int_plays__rebuild_from is written again, the rest stays.
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
 -- depends_on: {{ ref('int_plays__rebuild_from') }}
 select
@@ -19,7 +19,10 @@ select
     {{ part_of_day('hour(local_started_at)') }} as part_of_day,
     ms_played,
     is_skipped,
+    skip_reported,
     reason_end,
+    shuffle,
+    platform_kind,
     source
 from {{ ref('int_plays_sessionized') }} as sessionized
 where {{ in_rebuilt_tail('sessionized.listener_id', 'sessionized.started_at') }}

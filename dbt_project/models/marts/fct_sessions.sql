@@ -1,7 +1,7 @@
 -- One row per listening session.
 -- Incremental: sessions starting in the rebuilt tail are written again (a late play can
 -- extend or merge them; merged-away session ids are deleted with the tail).
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_tail('started_at') }}") }}
 -- depends_on: {{ ref('int_plays__rebuild_from') }}
 select
@@ -14,7 +14,7 @@ select
     isodow(min(local_started_at)) - 1 as local_start_dow,  -- 0 = Monday
     count(*) as play_count,
     count(*) filter (where is_skipped) as skip_count,
-    sum(ms_played) as ms_played,
+    sum(ms_played)::bigint as ms_played,
     date_diff('second', min(started_at), max(played_at)) / 60.0 as duration_minutes
 from {{ ref('int_plays_sessionized') }} as sessionized
 where {{ in_rebuilt_tail('sessionized.listener_id', 'sessionized.started_at') }}

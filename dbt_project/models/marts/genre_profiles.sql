@@ -2,7 +2,7 @@
 -- A play's time is split evenly over its primary artist's genres; plays whose artist has
 -- no genre are left out of the shares.
 -- Incremental by listener: only the listeners in int_listeners__rebuild are recomputed.
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_listeners('int_listeners__rebuild') }}") }}
 -- depends_on: {{ ref('int_listeners__rebuild') }}
 with plays as (

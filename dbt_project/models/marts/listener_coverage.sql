@@ -18,7 +18,7 @@ with plays as (
 select
     listener_id,
     count(*) as plays,
-    sum(ms_played) as ms_played,
+    sum(ms_played)::bigint as ms_played,
     count(*) filter (where has_features) as plays_with_features,
     count(*) filter (where has_features) / count(*) as plays_with_features_share,
     coalesce(sum(ms_played) filter (where has_features) / nullif(sum(ms_played), 0), 0) as time_with_features_share,

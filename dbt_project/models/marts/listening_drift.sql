@@ -1,7 +1,7 @@
 -- Recent listening (the last var('drift_recent_days') days before the latest play) against
 -- everything earlier: feature means, session habits and mood mix, with their relative change.
 -- Incremental by listener: only the listeners in int_listeners__rebuild are recomputed.
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_listeners('int_listeners__rebuild') }}") }}
 -- depends_on: {{ ref('int_listeners__rebuild') }}
 with bounds as (

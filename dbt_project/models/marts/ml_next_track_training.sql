@@ -1,3 +1,5 @@
+-- Built by the daily job only (tag daily): models are retrained there.
+{{ config(tags=['daily']) }}
 -- One row per play with a mood whose previous play has one: the target is this play's mood,
 -- every feature is the state after the previous play (known before this track started).
 with states as (

@@ -7,6 +7,7 @@
 -- that every window (at most 28 same-hour rows, 672 hours) sees what a full build sees.
 -- The hourly grid is dense (one row per UTC hour), so rows are hours.
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+          tags=['daily'],
           pre_hook="{{ delete_changed_training_hours() }}") }}
 with
 {% if is_incremental() %}

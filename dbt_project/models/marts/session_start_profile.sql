@@ -1,6 +1,6 @@
 -- Observed session starts per local hour, scaled so that the busiest hour is 1.0.
 -- Incremental by listener: only listeners with new plays (int_plays__rebuild_from) are recomputed.
-{{ config(materialized='incremental', incremental_strategy='append',
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_listeners('int_plays__rebuild_from') }}") }}
 -- depends_on: {{ ref('int_plays__rebuild_from') }}
 with hours as (

@@ -8,12 +8,15 @@ select
     played_at,
     played_at - to_milliseconds(ms_played) as started_at,
     ms_played,
-    -- sources that do not report skips (the API) count very short plays as skips
+    -- sources that do not report skips (the API, account data) count very short plays as skips;
+    -- skip rates are computed only over plays whose source reported it (skip_reported)
     coalesce(skipped, ms_played < 30000) as is_skipped,
+    skipped is not null as skip_reported,
     reason_start,
     reason_end,
     shuffle,
     context_uri,
+    platform as platform_kind,
     source,
     ingest_run_id,
     loaded_at

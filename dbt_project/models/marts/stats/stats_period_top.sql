@@ -1,0 +1,55 @@
+-- Top 10 tracks, artists, albums and genres of each period (stats_period_summary's periods) by
+-- listening time; ties go to more plays, then the name. A play's time is split evenly over its
+-- artist's genres; plays without a genre are left out of the genre list.
+with plays as (
+    select * from {{ ref('int_plays__described') }}
+),
+
+periods as (
+    {{ listening_periods('plays') }}
+),
+
+period_plays as (
+    select periods.period_kind, periods.period, plays.*
+    from periods
+    inner join plays
+        on plays.listener_id = periods.listener_id
+       and plays.local_date between periods.period_start and periods.period_end
+),
+
+items as (
+    select listener_id, period_kind, period, 'track' as item_kind, track_id as item_key,
+           any_value(track_name) as item_name, any_value(artist_name) as artist_name,
+           sum(ms_played) as ms_played, count(*) as plays
+    from period_plays group by all
+    union all
+    select listener_id, period_kind, period, 'artist', artist_key, any_value(artist_name), any_value(artist_name),
+           sum(ms_played), count(*)
+    from period_plays group by all
+    union all
+    select listener_id, period_kind, period, 'album', album_key, any_value(album_name), any_value(artist_name),
+           sum(ms_played), count(*)
+    from period_plays where album_name is not null group by all
+    union all
+    select listener_id, period_kind, period, 'genre', genre, genre, null, sum(ms_played / n_genres), count(*)
+    from (select *, unnest(genres) as genre, len(genres) as n_genres from period_plays where len(genres) > 0)
+    group by all
+)
+
+select
+    listener_id,
+    period_kind,
+    period,
+    item_kind,
+    rank,
+    item_key,
+    item_name,
+    artist_name,
+    ms_played / 60000.0 as minutes_listened,
+    plays
+from (
+    select *, row_number() over (partition by listener_id, period_kind, period, item_kind
+                                 order by ms_played desc, plays desc, item_name, item_key) as rank
+    from items
+)
+where rank <= 10

@@ -1,0 +1,170 @@
+"""The listening statistics marts against a tiny history whose answers are worked out by hand.
+
+Listener `t` (UTC, so local time is UTC), minutes in brackets, sessions split by 30 min of silence:
+
+    2024-12-30 Mon 10:00 A1 (4)  10:04 A2 (4)        Alpha, "Album A", rock        session of 8 min
+    2024-12-31 Tue 20:00 B1 (6) skipped               Beta, "Album B", jazz + soul  session of 6 min
+    2025-01-01 Wed 09:00 A1 (4)  09:04 A1 (4)  09:08 A2 (4)                         session of 12 min
+    2025-01-02 Thu 21:00 C1 (10) account data: no skip info   Gamma, no genre       session of 10 min
+    2025-01-04 Sat 21:00 B1 (6)                                                     session of 6 min
+
+Listener `u`: A1 five times on 2024-03-01, then B1 once on 2025-01-04.
+"""
+
+from datetime import datetime, timedelta
+
+import duckdb
+import pytest
+
+from helpers import dbt
+from warehouse.loaders import RawBatch, load_batch
+from warehouse.schema import ensure_schema
+from warehouse.settings import load_settings
+
+A1, A2, B1, C1 = ("A" * 21 + "1", "A" * 21 + "2", "B" * 21 + "1", "C" * 21 + "1")
+ALPHA, BETA, GAMMA = "a" * 22, "b" * 22, "c" * 22
+TRACKS = [
+    {"track_id": A1, "track_name": "Song A1", "album_name": "Album A", "artist_ids": [ALPHA], "artist_names": ["Alpha"]},
+    {"track_id": A2, "track_name": "Song A2", "album_name": "Album A", "artist_ids": [ALPHA], "artist_names": ["Alpha"]},
+    {"track_id": B1, "track_name": "Song B1", "album_name": "Album B", "artist_ids": [BETA], "artist_names": ["Beta"]},
+    {"track_id": C1, "track_name": "Song C1", "album_name": "Album C", "artist_ids": [GAMMA], "artist_names": ["Gamma"]},
+]
+ARTISTS = [{"artist_id": ALPHA, "artist_name": "Alpha", "genres": ["rock"]},
+           {"artist_id": BETA, "artist_name": "Beta", "genres": ["jazz", "soul"]},
+           {"artist_id": GAMMA, "artist_name": "Gamma", "genres": []}]
+
+
+def _play(listener: str, track: str, start: str, minutes: int, skipped: bool | None = False) -> dict:
+    begin = datetime.fromisoformat(start)
+    return {"listener_id": listener, "track_id": track, "played_at": begin + timedelta(minutes=minutes),
+            "ms_played": minutes * 60_000, "skipped": skipped}
+
+
+EXTENDED = [_play("t", A1, "2024-12-30 10:00", 4), _play("t", A2, "2024-12-30 10:04", 4),
+            _play("t", B1, "2024-12-31 20:00", 6, skipped=True), _play("t", A1, "2025-01-01 09:00", 4),
+            _play("t", A1, "2025-01-01 09:04", 4), _play("t", A2, "2025-01-01 09:08", 4),
+            _play("t", B1, "2025-01-04 21:00", 6)]
+ACCOUNT_DATA = [_play("t", C1, "2025-01-02 21:00", 10, skipped=None)]
+OLD_FAVOURITE = [_play("u", A1, f"2024-03-01 1{n}:00", 5) for n in range(5)] + [_play("u", B1, "2025-01-04 08:00", 3)]
+
+
+@pytest.fixture(scope="module")
+def stats(tmp_path_factory, dbt_manifest):
+    warehouse = tmp_path_factory.mktemp("stats") / "stats.duckdb"
+    con = duckdb.connect(str(warehouse))
+    ensure_schema(con)
+    listeners = [{"listener_id": name, "display_name": name, "timezone": "UTC"} for name in ("t", "u")]
+    load_batch(con, RawBatch(source="extended_history", listener_id="t", plays=EXTENDED + OLD_FAVOURITE,
+                             tracks=TRACKS, artists=ARTISTS, listeners=listeners))
+    load_batch(con, RawBatch(source="account_data", listener_id="t", plays=ACCOUNT_DATA))
+    con.close()
+    result = dbt(warehouse, "build")
+    assert result.returncode == 0, result.stdout[-4000:]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    yield con
+    con.close()
+
+
+def _rows(con, sql: str, *params) -> list[dict]:
+    cursor = con.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _summary(con, period: str) -> dict:
+    return _rows(con, "select * from marts.stats_period_summary where listener_id = 't' and period = ?", period)[0]
+
+
+def test_a_year_month_and_the_last_12_months(stats):
+    year = _summary(stats, "2025")
+    assert (year["plays"], year["minutes_listened"], year["distinct_tracks"], year["distinct_artists"]) == (5, 28, 4, 3)
+    assert (str(year["busiest_day"]), year["busiest_day_minutes"]) == ("2025-01-01", 12)
+    assert (year["longest_session_minutes"], str(year["longest_session_started_at"])) == (12, "2025-01-01 09:00:00")
+    assert year["share_morning"] == pytest.approx(12 / 28) and year["share_evening"] == pytest.approx(16 / 28)
+    assert year["share_night"] is None and year["share_afternoon"] is None
+    assert year["share_wednesday"] == pytest.approx(12 / 28) and year["share_saturday"] == pytest.approx(6 / 28)
+    # the account-data play cannot tell a skip: the rate is over the other four, and says so
+    assert (year["skip_rate"], year["skip_info_share"]) == (0, pytest.approx(4 / 5))
+    assert (year["new_artists"], year["new_artist_share"]) == (1, pytest.approx(10 / 28))  # Gamma
+    last_year = _summary(stats, "2024")
+    assert (last_year["plays"], last_year["minutes_listened"], str(last_year["busiest_day"])) == (3, 14, "2024-12-30")
+    assert last_year["skip_rate"] == pytest.approx(1 / 3) and last_year["new_artist_share"] == 1
+    assert _summary(stats, "2025-01")["minutes_listened"] == 28
+    rolling = _summary(stats, "last_12_months")
+    assert (str(rolling["period_start"]), str(rolling["period_end"])) == ("2024-01-05", "2025-01-04")
+    assert (rolling["plays"], rolling["minutes_listened"], rolling["skip_rate"]) == (8, 42, pytest.approx(1 / 7))
+
+
+def test_top_lists_by_listening_time(stats):
+    top = _rows(stats, "select item_kind, rank, item_name, minutes_listened from marts.stats_period_top "
+                       "where listener_id = 't' and period = '2025' order by item_kind, rank")
+    by_kind = {}
+    for row in top:
+        by_kind.setdefault(row["item_kind"], []).append((row["item_name"], row["minutes_listened"]))
+    assert by_kind["track"] == [("Song C1", 10), ("Song A1", 8), ("Song B1", 6), ("Song A2", 4)]
+    assert by_kind["artist"] == [("Alpha", 12), ("Gamma", 10), ("Beta", 6)]
+    assert by_kind["album"] == [("Album A", 12), ("Album C", 10), ("Album B", 6)]
+    assert by_kind["genre"] == [("rock", 12), ("jazz", 3), ("soul", 3)]  # Gamma has no genre
+
+
+def test_streaks_and_the_longest_run_of_one_artist(stats):
+    streak = _rows(stats, "select * from marts.stats_streaks where listener_id = 't'")[0]
+    assert (str(streak["as_of_date"]), streak["current_streak_days"], str(streak["current_streak_start"])) == (
+        "2025-01-04", 1, "2025-01-04")
+    assert (streak["longest_streak_days"], str(streak["longest_streak_start"]), str(streak["longest_streak_end"])) == (
+        4, "2024-12-30", "2025-01-02")
+    assert (streak["artist_run_artist_name"], streak["artist_run_plays"], str(streak["artist_run_started_at"])) == (
+        "Alpha", 3, "2025-01-01 09:00:00")
+
+
+def test_discovery_and_taste_by_month(stats):
+    first = dict(stats.execute("select item_name, first_played_date::varchar from marts.stats_first_listens "
+                               "where listener_id = 't' and item_kind = 'artist'").fetchall())
+    assert first == {"Alpha": "2024-12-30", "Beta": "2024-12-31", "Gamma": "2025-01-02"}
+    months = {r["month"]: r for r in _rows(stats, "select * from marts.stats_monthly where listener_id = 't'")}
+    december, january = months["2024-12"], months["2025-01"]
+    assert (december["new_artists"], december["new_artist_share"], december["top10_artist_share"]) == (2, 1, 1)
+    assert december["artist_entropy_bits"] == pytest.approx(0.985228, abs=1e-6)  # 8 and 6 minutes
+    assert (january["distinct_artists"], january["new_artists"]) == (3, 1)
+    assert january["new_artist_share"] == pytest.approx(10 / 28)
+
+
+def test_on_repeat_and_forgotten_favourites(stats):
+    on_repeat = _rows(stats, "select rank, track_name, recent_plays from marts.stats_favourites "
+                             "where listener_id = 't' and list_kind = 'on_repeat' order by rank")
+    assert [(r["track_name"], r["recent_plays"]) for r in on_repeat] == [
+        ("Song A1", 3), ("Song A2", 2), ("Song B1", 2), ("Song C1", 1)]
+    forgotten = _rows(stats, "select * from marts.stats_favourites where list_kind = 'forgotten'")
+    assert [(r["listener_id"], r["track_name"], r["plays_before_six_months"], str(r["last_played_date"]))
+            for r in forgotten] == [("u", "Song A1", 5, "2024-03-01")]
+
+
+def test_the_export_carries_them_in_local_time_and_validates(stats):
+    from export.build import build_dashboard
+    from export.write import validate
+
+    data = build_dashboard(stats, "t")
+    validate(data)
+    found = data["listening_stats"]
+    periods = {p["period"]: p for p in found["periods"]}
+    assert found["as_of"] == "2025-01-04" and list(periods)[0] == "last_12_months"
+    year = periods["2025"]
+    assert (year["minutes"], year["busiest_day"], year["skips"]) == (
+        28.0, {"date": "2025-01-01", "minutes": 12.0}, {"rate": 0.0, "share_of_plays_with_skip_info": 0.8})
+    assert [t["name"] for t in year["top"]["tracks"]] == ["Song C1", "Song A1", "Song B1", "Song A2"]
+    assert "top" not in periods["2025-01"]  # months carry their figures only
+    assert found["streaks"]["longest_days"] == 4 and found["streaks"]["artist_run"]["artist"] == "Alpha"
+    assert [m["month"] for m in found["months"]] == ["2024-12", "2025-01"]
+    assert found["on_repeat"][0]["track_name"] == "Song A1" and found["forgotten_favourites"] == []
+
+
+def test_the_preview_shows_a_year_in_review(stats):
+    from export.build import build_dashboard
+    from export.preview import render_html
+
+    page = render_html(build_dashboard(stats, "t"))
+    review = page[page.index('id="year-in-review"'):]
+    assert "2024-01-05 to 2025-01-04" in review and "<b>8</b><span>plays</span>" in review
+    artists = review[review.index("Top artists"):review.index("Top tracks")]
+    assert artists.index("Alpha") < artists.index("Beta") < artists.index("Gamma")  # 20, 12 and 10 minutes
+    assert "14% of plays skipped (counted over the 88% of plays whose source reports skips)" in review
