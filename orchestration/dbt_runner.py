@@ -49,12 +49,32 @@ def dbt_environment(settings: Settings) -> None:
 
 
 def dbt_build_args(settings: Settings, selection: list[str] | tuple[str, ...] = (),
-                   indirect_selection: str | None = None) -> list[str]:
+                   indirect_selection: str | None = None, full_refresh: bool = False) -> list[str]:
     """The `dbt build` of a scheduled step: its selection, no unit tests, the settings as vars.
     Cautious indirect selection by default: a test runs only when every model it reads is in the
-    step, so the lean refresh (no training tables) does not test a training table it did not build."""
+    step, so the lean refresh (no training tables) does not test a training table it did not build.
+    A full refresh when asked (an incremental table is older than its columns)."""
     return ["build", *selection, "--exclude", *SCHEDULED_EXCLUDE,
-            "--indirect-selection", indirect_selection or "cautious", "--vars", dbt_vars(settings)]
+            "--indirect-selection", indirect_selection or "cautious", "--vars", dbt_vars(settings),
+            *(["--full-refresh"] if full_refresh else [])]
+
+
+def outdated_tables(con, manifest: dict, model_names: set[str]) -> dict[str, list[str]]:
+    """Incremental tables among `model_names` that exist but lack a column their yml documents
+    (built by an older version): appending to them would leave the kept rows null there, so the
+    build that meets one must be a full refresh. {model name: missing columns}."""
+    found = {}
+    for node in manifest["nodes"].values():
+        if (node["resource_type"] != "model" or node["name"] not in model_names
+                or node["config"].get("materialized") != "incremental"):
+            continue
+        stored = {row[0] for row in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [node["schema"], node["alias"]]).fetchall()}
+        missing = [column for column in node["columns"] if stored and column not in stored]
+        if missing:
+            found[node["name"]] = missing
+    return found
 
 
 def project_args(project_dir: Path) -> list[str]:
@@ -105,7 +125,8 @@ def stream_events(args: list[str], settings: Settings, project_dir: Path) -> Ite
     def work() -> None:
         try:
             runner = dbtRunner(manifest=manifest, callbacks=[on_event])
-            outcome["result"] = runner.invoke([*args, *project_args(project_dir)])
+            # dbt's own console log stays quiet: the step reports from the events (logs/dbt.log keeps all)
+            outcome["result"] = runner.invoke([*args, "--quiet", *project_args(project_dir)])
         finally:
             release_warehouse()
             events.put(done)

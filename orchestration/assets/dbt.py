@@ -19,7 +19,7 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from orchestration.dbt_runner import dbt_build_args, stream_events
+from orchestration.dbt_runner import dbt_build_args, outdated_tables, stream_events
 from orchestration.project import PROJECT_ROOT, dbt_project
 from orchestration.resources import settings_and_writer
 
@@ -122,7 +122,12 @@ def _build(context: dg.AssetExecutionContext) -> Iterator:
         dagster_dbt_translator=translator, current_dbt_indirect_selection_env=None)
     statuses: Counter = Counter()
     with settings_and_writer() as (settings, con):
-        for raw in stream_events(dbt_build_args(settings, selection, indirect), settings, PROJECT_ROOT):
+        outdated = outdated_tables(con, manifest, {key.path[-1] for key in context.selected_asset_keys})
+        for name, missing in outdated.items():
+            context.log.warning(f"dbt: {name} was built before its columns {', '.join(missing)} existed: "
+                                "this step rebuilds its tables in full (--full-refresh), once")
+        args = dbt_build_args(settings, selection, indirect, full_refresh=bool(outdated))
+        for raw in stream_events(args, settings, PROJECT_ROOT):
             node = raw["data"]["node_info"]
             statuses[f"{node['resource_type']}s {node['node_status']}"] += 1
             if node["node_status"] not in ("success", "pass"):  # one line per node would be an event each
