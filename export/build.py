@@ -326,9 +326,9 @@ def _metrics(con, listener_id: str, tz: ZoneInfo) -> dict:
         """
         select s.data_end, s.trained_at as session_at, m.trained_at as mood_at,
                m.run_id as mood_run, m.metrics as mood_metrics, m.baselines as mood_baselines,
-               m.served as mood_served, m.model_beats_baseline as mood_beats,
+               m.served as mood_served, m.model_beats_baseline as mood_beats, m.oracle as mood_oracle,
                s.run_id as session_run, s.metrics as session_metrics, s.baselines as session_baselines,
-               s.served as session_served, s.model_beats_baseline as session_beats,
+               s.served as session_served, s.model_beats_baseline as session_beats, s.oracle as session_oracle,
                (select count(distinct track_id) from marts.fct_plays p
                  where p.listener_id = s.listener_id and p.played_at <= s.data_end) as num_tracks,
                (select count(*) from marts.fct_sessions x
@@ -368,6 +368,8 @@ def _run(r: dict, tz: ZoneInfo) -> dict:
                           for name, m in mood_base.items()},
             "model_beats_baseline": bool(r["mood_beats"]),
             "served": r["mood_served"] or "none",
+            "reliability": _reliability(mood),
+            "oracle": _oracle(r["mood_oracle"]),
         },
         "session_model": {
             "run_id": r["session_run"],
@@ -383,8 +385,25 @@ def _run(r: dict, tz: ZoneInfo) -> dict:
                           for name, m in sess_base.items()},
             "model_beats_baseline": bool(r["session_beats"]),
             "served": r["session_served"],
+            "reliability": _reliability(sess),
+            "oracle": _oracle(r["session_oracle"]),
         },
     }
+
+
+def _reliability(metrics: dict) -> list[dict]:
+    """The served predictor's holdout probabilities against what happened, per decile."""
+    return [{"predicted": _round(row["predicted"]), "observed": _round(row["observed"]), "count": row["count"]}
+            for row in metrics.get("reliability") or []]
+
+
+def _oracle(stored: str | None) -> dict | None:
+    """A demo listener's oracle figures (the generator's own probabilities); null for real people."""
+    if not stored:
+        return None
+    oracle = json.loads(stored)
+    return {"val_log_loss": _round(oracle.get("log_loss")), "val_brier": _round(oracle.get("brier")),
+            "gap_closed": _round(oracle.get("gap_closed"))}
 
 
 def _drift(con, listener_id: str) -> dict:

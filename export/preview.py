@@ -44,7 +44,33 @@ def _run_metric(run: dict | None, model: str, metric: str) -> list[tuple[str, fl
     bars = [("model", part.get(f"val_{metric}"))]
     bars += [(f"{name} baseline", values.get(f"val_{metric}"))
              for name, values in sorted(part.get("baselines", {}).items())]
+    if part.get("oracle"):  # demo listeners: the generator's own probabilities, the best possible
+        bars.append(("oracle (best possible)", part["oracle"].get(f"val_{metric}")))
     return [(label, value) for label, value in bars if value is not None]
+
+
+def _reliability(latest: dict | None) -> str:
+    """Predicted against observed per decile of each served predictor's holdout probabilities,
+    and on a demo listener the share of the gap to the oracle the model closes."""
+    models = {"next mood": (latest or {}).get("mood_model") or {},
+              "session start": (latest or {}).get("session_model") or {}}
+    if not any(m.get("reliability") for m in models.values()):
+        return "<p>No holdout yet.</p>"
+    head = "".join(f"<th>{escape(name)}: predicted</th><th>observed</th>" for name in models)
+    deciles = max(len(m.get("reliability") or []) for m in models.values())
+    rows = ""
+    for i in range(deciles):
+        cells = ""
+        for model in models.values():
+            table = model.get("reliability") or []
+            row = table[i] if i < len(table) else None
+            cells += (f"<td>{row['predicted']:.3f}</td><td>{row['observed']:.3f}</td>" if row
+                      else "<td></td><td></td>")
+        rows += f"<tr><td>{i + 1}</td>{cells}</tr>"
+    gaps = [f"{name}: the model closes {m['oracle']['gap_closed']:.0%} of the gap from the best baseline to the oracle"
+            for name, m in models.items() if (m.get("oracle") or {}).get("gap_closed") is not None]
+    note = f"<p class=\"meta\">{escape('; '.join(gaps))}</p>" if gaps else ""
+    return f"<table><tr><th>decile</th>{head}</tr>{rows}</table>{note}"
 
 
 def _trajectory(points: list[dict]) -> tuple[list[float], list[tuple[float, str]]]:
@@ -229,7 +255,9 @@ def render_html(data: dict, page: Path | None = None, household: list[tuple[str,
         f"drift: {'detected' if data['drift']['drift_detected'] else 'none'}</p>"
         f"{_coverage_line(data)}"
         f"{_year_in_review(data)}"
-        f"<main>{figures}<figure id=\"recently-played\"><figcaption>recently played</figcaption>"
+        f"<main>{figures}<figure id=\"reliability\"><figcaption>reliability: the served predictors' holdout "
+        f"probabilities against what happened, per decile</figcaption>{_reliability(data['metrics']['latest'])}"
+        f"</figure><figure id=\"recently-played\"><figcaption>recently played</figcaption>"
         f"{_recent_table(data)}</figure></main></body></html>\n"
     )
 

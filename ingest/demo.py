@@ -37,6 +37,12 @@ Hidden rules (tests check that the models recover them):
    `steady` is rules 2-5 as stated; `real` is a sparse listener like a real person
    (fewer plays, weaker and drifting habits, three moods). A household (`HOUSEHOLD`) cycles
    through the steady listener, a night owl in New York and an early bird in Tokyo.
+9. Truth. Asked to (`Truth`), the generator also records the probabilities it drew from: for
+   each local hour, P(a session starts) = the hour's start probability times the share of
+   listening days (whether today is one is luck, not knowledge) times the share of its start
+   minutes not blocked by a running session; for each play, the distribution over mood
+   families its mood was drawn from. That is the best any predictor could know: the oracle the
+   models are measured against (ml/oracle.py). It is never landed and never trained on.
 """
 
 from __future__ import annotations
@@ -45,10 +51,12 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import joblib
 import numpy as np
 
 from warehouse.loaders import RawBatch
@@ -198,19 +206,67 @@ def build_catalog(seed: int, artists_per_genre: int = 15, tracks_per_artist: int
     return Catalog(tracks, artists, features, by_genre, mood_of_track, duration_of_track)
 
 
+def _track_weights(count: int) -> np.ndarray:
+    """Zipf-like favourites: a few tracks of each genre come back often."""
+    weights = 1.0 / np.arange(1, count + 1) ** 0.8
+    return weights / weights.sum()
+
+
 def _pick_track(rng: np.random.Generator, catalog: Catalog, mood: str) -> str:
     genre = GENRES_BY_MOOD[mood][rng.integers(2)]
     candidates = catalog.track_ids_by_genre[genre]
-    # Zipf-like favourites: a few tracks of each genre come back often
-    weights = 1.0 / np.arange(1, len(candidates) + 1) ** 0.8
-    return candidates[rng.choice(len(candidates), p=weights / weights.sum())]
+    return candidates[rng.choice(len(candidates), p=_track_weights(len(candidates)))]
+
+
+def track_probabilities(catalog: Catalog, mood: str) -> dict[str, float]:
+    """P(track | the mood family was drawn): what _pick_track does, as numbers."""
+    found = {}
+    for genre in GENRES_BY_MOOD[mood]:
+        candidates = catalog.track_ids_by_genre[genre]
+        for track_id, weight in zip(candidates, _track_weights(len(candidates))):
+            found[track_id] = found.get(track_id, 0.0) + weight / len(GENRES_BY_MOOD[mood])
+    return found
+
+
+@dataclass
+class Truth:
+    """What the generator knew while it generated (the oracle, rule 9): for every local hour it
+    considered, the probability that a session started in it; for every play, the distribution
+    its mood family was drawn from. Recording it draws no random numbers, so the plays are the
+    same with or without it. Nothing of it is ever landed or trained on."""
+
+    # (UTC start of the local hour, naive; P(a session starts in it))
+    hours: list[tuple[datetime, float]] = dataclass_field(default_factory=list)
+    # (track_id, played_at naive UTC to the second) -> P(mood family) over MOODS
+    plays: dict[tuple[str, datetime], np.ndarray] = dataclass_field(default_factory=dict)
+
+
+def truth_path(data_dir: Path, listener_id: str) -> Path:
+    """Where a demo listener's truth is kept: beside the model artifacts, never in the warehouse."""
+    return data_dir.resolve() / "demo_truth" / f"{listener_id}.joblib"
+
+
+def save_truth(truth: Truth, catalog: Catalog, path: Path) -> None:
+    """Rule 9's record, with P(track | mood family) so moods can be mapped to learned clusters."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = path.with_suffix(".partial")
+    joblib.dump({"hours": dict(truth.hours), "plays": truth.plays,
+                 "tracks_by_family": [track_probabilities(catalog, mood) for mood in MOODS]}, scratch)
+    scratch.replace(path)
+
+
+def _unblocked_share(hour_start: datetime, blocked_until: datetime) -> float:
+    """The share of the hour's start minutes (0-59, drawn uniformly) at or after `blocked_until`."""
+    blocked_minutes = -(-(blocked_until - hour_start).total_seconds() // 60)  # minutes before it, rounded up
+    return (60 - min(max(blocked_minutes, 0), 60)) / 60
 
 
 def generate_plays(
     catalog: Catalog, listener_id: str, tz: ZoneInfo, days: int, seed: int, end: date = DEFAULT_END,
-    rhythm: bool = True, profile: Profile | None = None,
+    rhythm: bool = True, profile: Profile | None = None, truth: Truth | None = None,
 ) -> list[dict]:
-    """Plays of one listener over `days` local days ending on `end` (inclusive)."""
+    """Plays of one listener over `days` local days ending on `end` (inclusive); with `truth`,
+    what the generator knew is recorded there too."""
     profile = profile or (PROFILES["steady"] if rhythm else PROFILES["flat"])
     rng = np.random.default_rng(seed)
     plays: list[dict] = []
@@ -218,29 +274,39 @@ def generate_plays(
     first_day = end - timedelta(days=days - 1)
     for day_offset in range(days):
         day = first_day + timedelta(days=day_offset)
-        if profile.listening_days < 1 and rng.random() >= profile.listening_days:
-            continue
+        listening = profile.listening_days >= 1 or rng.random() < profile.listening_days
         for hour in range(24):
-            if rng.random() >= session_start_probability(hour, day.weekday(), profile, day_offset):
+            probability = session_start_probability(hour, day.weekday(), profile, day_offset) if listening else 0.0
+            if truth is not None:
+                # before the day's draw: whether a day is a listening day is luck, not knowledge
+                knowable = session_start_probability(hour, day.weekday(), profile, day_offset) * min(
+                    profile.listening_days, 1.0)
+                hour_start = datetime(day.year, day.month, day.day, hour, tzinfo=tz).astimezone(timezone.utc)
+                truth.hours.append((hour_start.replace(tzinfo=None), knowable * _unblocked_share(
+                    hour_start, busy_until + timedelta(minutes=45))))
+            if not listening or rng.random() >= probability:
                 continue
             local_start = datetime(day.year, day.month, day.day, hour, int(rng.integers(60)), tzinfo=tz)
             start = local_start.astimezone(timezone.utc)
             if start < busy_until + timedelta(minutes=45):
                 continue
             busy_until = _play_session(rng, catalog, listener_id, start, mood_probabilities(hour, profile),
-                                       profile.persistence, plays)
+                                       profile.persistence, plays, truth)
     return plays
 
 
 def _play_session(rng, catalog: Catalog, listener_id: str, start: datetime, probs: np.ndarray, persistence: float,
-                  plays: list[dict]) -> datetime:
+                  plays: list[dict], truth: Truth | None = None) -> datetime:
     n_tracks = max(1, int(round(rng.lognormal(np.log(15), 0.6))))
+    drawn_from = probs
     mood = MOODS[rng.choice(4, p=probs)]
     context = f"spotify:playlist:demo-{mood}"
     now = start
     mood_changed = False
     for position in range(n_tracks):
         if position > 0:
+            # rule 4: keep the mood with `persistence`, else draw again by the hour
+            drawn_from = persistence * (np.array(MOODS) == mood) + (1 - persistence) * probs
             if rng.random() < persistence:
                 mood_changed = False
             else:
@@ -257,6 +323,9 @@ def _play_session(rng, catalog: Catalog, listener_id: str, start: datetime, prob
         else:
             ms_played, reason_end = duration, "trackdone"
         now = now + timedelta(milliseconds=ms_played)
+        if truth is not None:
+            # keyed by what survives every path into the warehouse: naive UTC to the second
+            truth.plays[(track_id, now.replace(tzinfo=None, microsecond=0))] = drawn_from
         plays.append({
             "listener_id": listener_id, "track_id": track_id,
             "played_at": now.replace(tzinfo=None), "ms_played": ms_played, "skipped": skipped,
@@ -274,20 +343,23 @@ def demo_listener_ids(base_id: str, listeners: int) -> list[str]:
 def iter_demo_batches(
     listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
     seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True, profile: str | None = None,
+    truths: dict[str, Truth] | None = None,
 ) -> Iterator[RawBatch]:
     """One RawBatch per demo listener, made when asked for (a big demo need not fit in memory);
     all share one catalog (and its features). The first listener has `profile` (default steady,
-    or flat without `rhythm`) in `timezone_name`; the others are a household (HOUSEHOLD, in turn)."""
+    or flat without `rhythm`) in `timezone_name`; the others are a household (HOUSEHOLD, in turn).
+    With `truths`, each listener's Truth is recorded there under its id."""
     catalog = build_catalog(seed)
     for index, lid in enumerate(demo_listener_ids(listener_id, listeners)):
         zone, kind = HOUSEHOLD[index % len(HOUSEHOLD)] if index else (None, profile)
         kind = kind or ("steady" if rhythm else "flat")
         zone = zone or timezone_name
         name = display_name if index == 0 else f"{display_name} {index + 1}"
+        truth = None if truths is None else truths.setdefault(lid, Truth())
         yield RawBatch(
             source="demo", listener_id=lid,
             plays=generate_plays(catalog, lid, ZoneInfo(zone), days, seed + 1000 * (index + 1), end,
-                                 profile=PROFILES[kind]),
+                                 profile=PROFILES[kind], truth=truth),
             tracks=catalog.tracks, artists=catalog.artists, audio_features=catalog.audio_features,
             listeners=[{"listener_id": lid, "display_name": name, "timezone": zone}],
             feature_provider="demo",
@@ -297,23 +369,25 @@ def iter_demo_batches(
 def generate_demo_batches(
     listener_id: str, timezone_name: str, display_name: str, days: int = 365, listeners: int = 1,
     seed: int = 42, end: date = DEFAULT_END, rhythm: bool = True, profile: str | None = None,
+    truths: dict[str, Truth] | None = None,
 ) -> list[RawBatch]:
     """Every demo listener's batch at once (see iter_demo_batches)."""
     return list(iter_demo_batches(listener_id, timezone_name, display_name, days, listeners, seed, end, rhythm,
-                                  profile))
+                                  profile, truths))
 
 
 def write_privacy_export(folder: Path, records: int, per_file: int = 100_000, seed: int = 42,
-                         end: date = DEFAULT_END) -> list[Path]:
+                         end: date = DEFAULT_END, truth: Truth | None = None) -> list[Path]:
     """Files shaped like Spotify's extended streaming history (`Streaming_History_Audio_*.json`):
     the `records` most recent plays of a demo listener whose history ends on `end`, oldest first.
     A stand-in for a real person's export (no real data); private fields a real export has (IP
-    address, country) are filled with documentation values, so an import proves it drops them."""
+    address, country) are filled with documentation values, so an import proves it drops them.
+    With `truth`, what the generator knew is recorded there (rule 9)."""
     catalog = build_catalog(seed)
     plays, years = [], 0
     while len(plays) < records:  # more demo years, further back, until there are enough plays
         plays = generate_plays(catalog, "export", ZoneInfo("Europe/Berlin"), 365, seed=100 + years,
-                               end=end - timedelta(days=365 * years)) + plays
+                               end=end - timedelta(days=365 * years), truth=truth) + plays
         years += 1
     return _write_export(folder, plays[-records:], catalog, per_file)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from ingest.demo import iter_demo_batches
+from ingest.demo import Truth, build_catalog, iter_demo_batches, save_truth, truth_path
 from warehouse.loaders import LoadReport, RawBatch, load_batch
 from warehouse.settings import Settings
 
@@ -50,12 +50,27 @@ def run_ingest(con: duckdb.DuckDBPyConnection, settings: Settings) -> IngestResu
 
         return ingest_from_spotify(con, settings)
     if source == "demo":
+        truths: dict[str, Truth] = {}
         batches = iter_demo_batches(
-            settings.listener_id, settings.timezone, settings.display_name,
-            days=settings.demo_days, listeners=settings.demo_listeners, seed=settings.demo_seed,
+            settings.listener_id, settings.timezone, settings.display_name, days=settings.demo_days,
+            listeners=settings.demo_listeners, seed=settings.demo_seed, profile=settings.demo_profile, truths=truths,
         )
+        reports = [load_batch(con, batch) for batch in batches]
+        _keep_truths(truths, reports, settings)
+        return IngestResult(source=source, reports=reports)
     else:
         batches = [RawBatch(source="settings", listener_id=settings.listener_id, listeners=[{
             "listener_id": settings.listener_id, "display_name": settings.display_name,
             "timezone": settings.timezone}])]
     return IngestResult(source=source, reports=[load_batch(con, batch) for batch in batches])
+
+
+def _keep_truths(truths: dict, reports: list, settings: Settings) -> None:
+    """The demo generator's truth per listener (rule 9 of ingest/demo.py), for measuring the
+    models against the best possible; written again only when the plays it describes changed."""
+    catalog = None
+    for report in reports:
+        path = truth_path(settings.data_dir, report.listener_id)
+        if report.plays_inserted or not path.exists():
+            catalog = catalog or build_catalog(settings.demo_seed)
+            save_truth(truths[report.listener_id], catalog, path)

@@ -32,9 +32,10 @@ def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 1
 
 
 def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
-    """top-1/top-3 accuracy, macro F1, log loss and calibration error of a probability matrix."""
+    """top-1/top-3 accuracy, macro F1, log loss, Brier score (the squared error summed over the
+    classes, averaged over rows) and calibration error of a probability matrix."""
     if len(y_true) == 0:
-        return {k: None for k in ("accuracy", "top3_accuracy", "f1_macro", "log_loss", "calibration_error")}
+        return {k: None for k in ("accuracy", "top3_accuracy", "f1_macro", "log_loss", "brier", "calibration_error")}
     order = np.argsort(-proba, axis=1)
     predicted = classes[order[:, 0]]
     top3 = classes[order[:, :3]]
@@ -44,6 +45,7 @@ def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarra
         "top3_accuracy": clean(np.mean((top3 == y_true[:, None]).any(axis=1))),
         "f1_macro": clean(f1_score(y_true, predicted, labels=classes, average="macro", zero_division=0)),
         "log_loss": clean(log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)),
+        "brier": clean(np.mean(np.sum((proba - (y_true[:, None] == classes[None, :])) ** 2, axis=1))),
         "calibration_error": calibration_error(proba.max(axis=1), (predicted == y_true).astype(float)),
     }
 
@@ -73,3 +75,20 @@ def best_f1_threshold(y_true: np.ndarray, p: np.ndarray) -> float:
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
                    where=precision + recall > 0)[:-1]
     return float(thresholds[int(np.argmax(f1))])
+
+
+def reliability_table(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray | None = None,
+                      bins: int = 10) -> list[dict]:
+    """Predicted against observed, per decile of the predicted probability (equal-count groups):
+    a calibrated predictor's rows lie on the diagonal. Binary: `proba` is P(positive). Several
+    classes: every (row, class) pair counts once, one-vs-rest."""
+    if classes is None:
+        predicted, observed = np.asarray(proba, dtype=float), np.asarray(y_true).astype(float)
+    else:
+        predicted = np.asarray(proba, dtype=float).ravel()
+        observed = (np.asarray(y_true)[:, None] == classes[None, :]).astype(float).ravel()
+    if len(predicted) == 0:
+        return []
+    order = np.argsort(predicted, kind="stable")
+    return [{"predicted": clean(predicted[part].mean()), "observed": clean(observed[part].mean()), "count": len(part)}
+            for part in np.array_split(order, min(bins, len(order))) if len(part)]

@@ -140,7 +140,10 @@ def train_mood_run(con: duckdb.DuckDBPyConnection, data_dir: Path, fixed_k: int 
     track_ids, features = load_played_track_features(con)
     params = {"features": list(FEATURES), "k_range": [K_RANGE.start, K_RANGE.stop - 1], "fixed_k": fixed_k, "seed": SEED}
     previous_run = latest_run(con, "mood_clusters", None)
-    previous = load_artifact(previous_run) if previous_run else None
+    try:  # the previous clustering keeps mood ids stable; without its artifact ids start afresh
+        previous = load_artifact(previous_run) if previous_run else None
+    except FileNotFoundError:
+        previous = None
     run_id = make_run_id("mood_clusters", None, params, fingerprint(track_ids, features))
     with one_blas_thread():
         model = fit_moods(features, fixed_k, previous, run_id)

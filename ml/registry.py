@@ -34,6 +34,8 @@ class ModelRun:
     note: str | None = None
     run_id: str = ""
     artifact_path: str | None = None
+    # demo listeners only: the generator's own holdout figures and the share of the gap closed
+    oracle: dict | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -55,25 +57,30 @@ def make_run_id(model_name: str, listener_id: str | None, params: dict, data_has
 
 
 def save_run(con: duckdb.DuckDBPyConnection, run: ModelRun, data_dir: Path, artifact: object) -> ModelRun:
-    """Store the run and its artifact unless a run with this id exists already."""
+    """Store the run and its artifact unless a run with this id exists already (then only an
+    artifact lost since, say with a cleared data folder, is written again)."""
     exists = con.execute("select artifact_path from ml.model_runs where run_id = ?", [run.run_id]).fetchone()
-    if exists:
-        run.artifact_path = exists[0]
-        return run
     folder = data_dir.resolve() / "models" / run.run_id
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / "predictor.joblib"
-    joblib.dump(artifact, path)
+    path = Path(exists[0]) if exists and exists[0] else folder / "predictor.joblib"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scratch = path.with_suffix(".partial")  # a failed dump never leaves a half artifact behind
+        joblib.dump(artifact, scratch)
+        scratch.replace(path)
     run.artifact_path = str(path)
-    con.execute(
-        "insert into ml.model_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run.run_id, run.model_name, run.listener_id, datetime.now(timezone.utc).replace(tzinfo=None),
-            json.dumps(run.params, default=str), run.data_start, run.data_end, run.n_train, run.n_val,
-            json.dumps(run.metrics), json.dumps(run.baselines), run.served, run.model_beats_baseline,
-            run.confidence_kind, run.artifact_path, run.note,
-        ],
-    )
+    if exists:
+        return run
+    values = {
+        "run_id": run.run_id, "model_name": run.model_name, "listener_id": run.listener_id,
+        "trained_at": datetime.now(timezone.utc).replace(tzinfo=None), "params": json.dumps(run.params, default=str),
+        "data_start": run.data_start, "data_end": run.data_end, "n_train": run.n_train, "n_val": run.n_val,
+        "metrics": json.dumps(run.metrics), "baselines": json.dumps(run.baselines), "served": run.served,
+        "model_beats_baseline": run.model_beats_baseline, "confidence_kind": run.confidence_kind,
+        "artifact_path": run.artifact_path, "note": run.note,
+        "oracle": None if run.oracle is None else json.dumps(run.oracle),
+    }
+    con.execute(f"insert into ml.model_runs ({', '.join(values)}) values ({', '.join('?' * len(values))})",
+                list(values.values()))
     return run
 
 
@@ -91,6 +98,16 @@ def latest_run(con: duckdb.DuckDBPyConnection, model_name: str, listener_id: str
     if row is None:
         return None
     return dict(zip([d[0] for d in cursor.description], row))
+
+
+def current_run(con: duckdb.DuckDBPyConnection, model_name: str, listener_id: str | None,
+                features: list[str]) -> dict | None:
+    """The newest run, unless it serves a model trained on other features than this version
+    computes (stored before an upgrade): that one cannot score, so there is none until a retrain."""
+    run = latest_run(con, model_name, listener_id)
+    if run and run["served"] == "model" and json.loads(run["params"] or "{}").get("features") != features:
+        return None
+    return run
 
 
 def load_artifact(run: dict) -> object:

@@ -1,6 +1,7 @@
 """Session start: the probability that a listening session starts in a local hour, from what is
-known when the hour begins; judged on a time-ordered holdout against the hour-of-week and
-hour-of-day rates, and the better one is served."""
+known when the hour begins; the best candidate by rolling origin is judged on a time-ordered
+holdout against the hour-of-week and hour-of-day rates, and the better one is served. On a demo
+listener the run also records how far both are from the oracle."""
 
 from __future__ import annotations
 
@@ -9,18 +10,26 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from ml.baselines import SESSION_BASELINES
-from ml.metrics import best_f1_threshold, binary_metrics
-from ml.registry import ModelRun, fingerprint, latest_run, load_artifact, make_run_id, save_run
+from ml.baselines import SESSION_BASELINES, HourOfDayRate, HourOfWeekRate
+from ml.metrics import best_f1_threshold, binary_metrics, reliability_table
+from ml.oracle import Oracle, session_figures, with_gap
+from ml.registry import ModelRun, current_run, fingerprint, load_artifact, make_run_id, save_run
 from ml.training import (
-    CANDIDATES, PARAMS, candidate_estimator, choose_served, confidence_kind, data_window, load_frame, one_blas_thread,
-    rolling_origin_select, take, time_split,
+    CANDIDATES, PARAMS, Columns, LearnedModel, choose_served, confidence_kind, data_window, load_frame,
+    one_blas_thread, rolling_origin_select, take, time_split,
 )
 
-CATEGORICAL = ("local_hour", "weekend_hour")
-NUMERIC = (
-    "hour_sin", "hour_cos", "dow_sin", "dow_cos", "sessions_last_24h", "sessions_last_7d",
-    "same_hour_rate_4w", "log_hours_since_last_session",
+# minutes since the latest play ended, in bands: a session that just ended (or still runs) holds
+# the next one back for a while, and how long is for the model to learn
+SINCE_PLAY_EDGES = (10, 20, 30, 40, 50, 60, 75, 90, 120, 180, 360, 720, 1440)
+COLUMNS = Columns(
+    categorical=("local_hour", "weekend_hour", "since_play_band"),
+    crossed=(),
+    numeric=(
+        "hour_sin", "hour_cos", "dow_sin", "dow_cos", "sessions_last_24h", "sessions_last_7d",
+        "same_hour_rate_4w", "log_hours_since_last_session", "log_minutes_since_last_play",
+        "started_24h_before", "started_168h_before",
+    ),
 )
 MIN_TRAIN_ROWS = 24 * 14
 BASELINES_BY_NAME = {b.name: b for b in SESSION_BASELINES}
@@ -33,29 +42,28 @@ def prepare(frame: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     rate = np.asarray(frame["same_hour_rate_4w"], dtype=float)
     out["same_hour_rate_4w"] = np.where(np.isnan(rate), -1.0, rate)  # -1: no history for this hour yet
     out["log_hours_since_last_session"] = np.log1p(np.asarray(frame["hours_since_last_session"], dtype=float))
+    minutes = np.clip(np.nan_to_num(np.asarray(frame["minutes_since_last_play"], dtype=float), nan=40320), 0, None)
+    out["since_play_band"] = np.digitize(minutes, SINCE_PLAY_EDGES)
+    out["log_minutes_since_last_play"] = np.log1p(minutes)
+    for column in ("started_24h_before", "started_168h_before"):
+        out[column] = np.array([bool(v) for v in frame[column]], dtype=float)
     return out
 
 
-class SessionModel:
-    """Logistic regression with the same interface as the rate baselines."""
+def _stacked_baselines() -> list:
+    """The baselines a stacked candidate sees: both hourly rates."""
+    return [HourOfWeekRate(), HourOfDayRate()]
 
-    name = "model"
 
-    def __init__(self, C: float, calibrated: bool):
+class SessionModel(LearnedModel):
+    """A learned candidate, with the same interface as the rate baselines."""
+
+    def __init__(self, candidate):
+        super().__init__(candidate, COLUMNS, "session_started", make_baselines=_stacked_baselines)
         self.threshold = 0.5
-        self.calibrated = calibrated
-        self.estimator = candidate_estimator(len(CATEGORICAL), len(NUMERIC), C, calibrated)
-
-    @staticmethod
-    def _matrix(frame: dict) -> np.ndarray:
-        return np.column_stack([np.asarray(frame[c], dtype=float) for c in CATEGORICAL + NUMERIC])
-
-    def fit(self, frame: dict) -> "SessionModel":
-        self.estimator.fit(self._matrix(frame), frame["session_started"].astype(int))
-        return self
 
     def predict_proba(self, frame: dict) -> np.ndarray:
-        return self.estimator.predict_proba(self._matrix(frame))[:, 1]
+        return self.raw_proba(frame)[:, 1]
 
 
 def _log_loss(predictor, frame: dict) -> float | None:
@@ -70,11 +78,13 @@ def _evaluate(predictor, train: dict, val: dict) -> dict:
     return {**metrics, "threshold": threshold}
 
 
-def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:
-    """Train, evaluate against the baselines, store the run and the served predictor."""
+def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path,
+                        oracle: Oracle | None = None) -> ModelRun:
+    """Train, evaluate against the baselines (and, on a demo listener, the oracle), store the run
+    and the served predictor."""
     frame = prepare(load_frame(con, "marts.ml_session_start_training", listener_id, "hour_start_utc"))
     with one_blas_thread():
-        return _train(con, listener_id, data_dir, frame, learn=True)
+        return _train(con, listener_id, data_dir, frame, learn=True, oracle=oracle)
 
 
 def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:
@@ -85,27 +95,28 @@ def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
     return _train(con, listener_id, data_dir, frame, learn=False)
 
 
-def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, frame: dict, learn: bool) -> ModelRun:
+def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, frame: dict, learn: bool,
+           oracle: Oracle | None = None) -> ModelRun:
     y = frame["session_started"].astype(int)
     n = len(y)
     cut = time_split(n)
     train, val = take(frame, slice(0, cut)), take(frame, slice(cut, n))
-    notes, baselines = [], {}
+    notes, baselines, fitted = [], {}, {}
     if cut > 0 and n - cut > 0:
         for name, baseline_class in BASELINES_BY_NAME.items():
-            baselines[name] = _evaluate(baseline_class().fit(train), train, val)
+            fitted[name] = baseline_class().fit(train)
+            baselines[name] = _evaluate(fitted[name], train, val)
     else:
         notes.append(f"only {n} hours of history: no holdout, metrics are null")
 
     empty = binary_metrics(np.array([]), np.array([]))
     model_metrics = {"train_roc_auc": None, **empty, "threshold": None}
     trained = learn and cut >= MIN_TRAIN_ROWS and len(np.unique(y[:cut])) == 2 and n - cut > 0
-    chosen, cv_scores = None, {}
+    chosen, cv_scores, model = None, {}, None
     if trained:
-        candidates = {name: (lambda c=c, cal=cal: SessionModel(c, cal)) for name, (c, cal) in CANDIDATES.items()}
+        candidates = {name: (lambda c=c: SessionModel(c)) for name, c in CANDIDATES.items()}
         chosen, cv_scores = rolling_origin_select(candidates, train, _log_loss, cut)
-        model = candidates[chosen]()
-        model.fit(train)
+        model = candidates[chosen]().fit(train)
         model_metrics = {
             "train_roc_auc": binary_metrics(train["session_started"], model.predict_proba(train))["roc_auc"],
             **_evaluate(model, train, val),
@@ -118,23 +129,30 @@ def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, fra
     choice = choose_served(model_metrics["log_loss"] if trained else None,
                            {name: m["log_loss"] for name, m in baselines.items()}, fallback="hour_of_day_rate")
     notes.append(choice.reason)
-    served = SessionModel(*CANDIDATES[chosen]) if choice.served == "model" else BASELINES_BY_NAME[choice.served.removesuffix("_baseline")]()
+    held_out = model if choice.served == "model" else fitted.get(choice.served.removesuffix("_baseline"))
+    if held_out is not None:
+        model_metrics["reliability"] = reliability_table(val["session_started"], held_out.predict_proba(val))
+    # measured only now that the choice is made: the oracle never steers it
+    figures = session_figures(oracle, val) if oracle and trained else None
+    if figures:
+        figures = with_gap(figures, model_metrics, baselines)
+    served = SessionModel(CANDIDATES[chosen]) if choice.served == "model" else BASELINES_BY_NAME[choice.served.removesuffix("_baseline")]()
     if n:
         served.fit(frame)  # refitted on all hours, so it knows the most recent weeks
         served.threshold = model_metrics["threshold"] if choice.served == "model" else baselines.get(
             choice.served.removesuffix("_baseline"), {}).get("threshold") or 0.5
     else:
         served.overall, served.rates, served.threshold = 0.0, {}, 0.5
-    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS, "candidates": list(CANDIDATES) if learn else [],
-              "chosen": chosen, "rolling_origin_log_loss": cv_scores}
+    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS, "features": COLUMNS.names(),
+              "candidates": list(CANDIDATES) if learn else [], "chosen": chosen, "rolling_origin_log_loss": cv_scores}
     data_start, data_end = data_window(con, listener_id)
     run = ModelRun(
         model_name="session_start", listener_id=listener_id, params=params,
         data_start=data_start, data_end=data_end,
         n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
         model_beats_baseline=choice.model_beats_baseline,
-        confidence_kind=confidence_kind(choice.served, chosen is not None and CANDIDATES[chosen][1]),
-        note="; ".join(notes),
+        confidence_kind=confidence_kind(choice.served),
+        note="; ".join(notes), oracle=figures,
         run_id=make_run_id("session_start", listener_id, params, fingerprint(frame["hour_start_utc"], y)),
     )
     return save_run(con, run, data_dir, served)
@@ -142,7 +160,7 @@ def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, fra
 
 def predict_session_starts(con: duckdb.DuckDBPyConnection, listener_id: str) -> dict[int, float] | None:
     """Probabilities for the 24 local hours after the latest observed hour; stored and returned."""
-    run = latest_run(con, "session_start", listener_id)
+    run = current_run(con, "session_start", listener_id, COLUMNS.names())
     frame = load_frame(con, "marts.ml_session_start_scoring", listener_id, "hours_ahead")
     con.execute("delete from ml.session_start_predictions where listener_id = ?", [listener_id])
     if run is None or len(frame["listener_id"]) == 0:

@@ -6,7 +6,9 @@ the tools they start, measured in one run and written to one JSON document.
 - per history size (demo listeners' privacy exports of --sizes plays, audio features from a file,
   no Spotify account): `spotify-brain import`, the first `run --job full_retrain` (cold) and the
   next ones (the daily retrain), and `run --job refresh` after 50 new plays each time; wall
-  seconds, peak MB of each command, and the size of the warehouse folder and of target/;
+  seconds, peak MB of each command, and the size of the warehouse folder and of target/; and
+  each model's holdout log loss next to its best baseline's and the oracle's (the generator's
+  own probabilities), with the share of that gap the model closes;
 - with --disk-refreshes N: N refreshes of a few plays each in one folder, with the sizes after
   the first day (48 refreshes) and at the end: what a month of the schedule leaves on disk;
 - with --household N: N demo listeners of --household-days each, trained in one run, and a
@@ -113,13 +115,17 @@ def measure_floor(root: Path, repeats: int) -> dict:
 
 
 def measure_size(root: Path, plays: int, repeats: int, refresh_plays: int) -> dict:
-    from ingest.demo import DEFAULT_END, write_new_plays, write_privacy_export
+    from ingest.demo import DEFAULT_END, Truth, build_catalog, save_truth, truth_path, write_new_plays, write_privacy_export
 
     folder = Folder(root)
-    write_privacy_export(root / "my_spotify_data", plays)
+    truth = Truth()
+    write_privacy_export(root / "my_spotify_data", plays, truth=truth)
+    # kept where the command's data dir is, so its runs are measured against the generator too
+    save_truth(truth, build_catalog(42), truth_path(root / folder.env["SPOTIFY_BRAIN_DATA_DIR"], folder.listener))
     figures: dict = {"plays": plays}
     figures["import"] = folder.command("import", "my_spotify_data")
     figures["full_retrain_first"] = folder.command("run", "--job", "full_retrain")
+    figures["models"] = model_figures(root / folder.env["SPOTIFY_BRAIN_WAREHOUSE"], folder.listener)
     figures["full_retrain"] = _best([folder.command("run", "--job", "full_retrain")
                                      for _ in range(max(1, repeats - 1))])
     refreshes = []
@@ -130,6 +136,28 @@ def measure_size(root: Path, plays: int, repeats: int, refresh_plays: int) -> di
         refreshes.append(folder.command("run", "--job", "refresh"))
     figures["refresh"] = _best(refreshes)
     figures |= folder.disk_mb()
+    return figures
+
+
+def model_figures(warehouse: Path, listener: str) -> dict:
+    """Each model's holdout log loss next to its best baseline's and the oracle's (the demo
+    generator's own probabilities), and the share of that gap the model closes."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute("""select model_name, metrics, baselines, oracle, params from ml.model_runs
+                              where listener_id = ? qualify row_number() over (
+                                  partition by model_name order by trained_at desc) = 1""", [listener]).fetchall()
+    finally:
+        con.close()
+    figures = {}
+    for model, metrics, baselines, oracle, params in rows:
+        losses = [b["log_loss"] for b in json.loads(baselines).values() if b.get("log_loss") is not None]
+        oracle = json.loads(oracle or "null") or {}
+        figures[model] = {"log_loss": json.loads(metrics).get("log_loss"), "best_baseline": min(losses, default=None),
+                          "oracle": oracle.get("log_loss"), "gap_closed": oracle.get("gap_closed"),
+                          "chosen": json.loads(params).get("chosen")}
     return figures
 
 
@@ -262,4 +290,9 @@ def _line(figures: dict) -> str:
         parts.append(f"{command} {figures[command]['s']} s ({figures.get(command + '_over_floor')}x floor, "
                      f"{figures[command]['peak_mb']} MB)")
     parts.append(f"warehouse {figures['warehouse_mb']} MB, target {figures['target_mb']} MB")
+    for model, m in figures.get("models", {}).items():
+        if m["log_loss"] is not None:
+            gap = "" if m["gap_closed"] is None else f", oracle {m['oracle']:.4f}: {m['gap_closed']:.0%} of the gap closed"
+            parts.append(f"\n  {model}: log loss {m['log_loss']:.4f} ({m['chosen']}; best baseline "
+                         f"{m['best_baseline']:.4f}{gap})")
     return " ".join(parts)

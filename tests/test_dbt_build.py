@@ -65,14 +65,16 @@ def test_next_track_scoring_is_the_state_after_each_listeners_latest_play(demo_w
     assert result.returncode == 0, result.stdout[-4000:]
     con = duckdb.connect(str(demo_warehouse), read_only=True)
     scoring = con.execute("select listener_id, as_of, prev_mood_1, prev_mood_2, prev_mood_3, prev_valence, "
-                          "plays_before_in_session from marts.ml_next_track_scoring order by listener_id").fetchall()
+                          "prev2_valence, mood_changes_last_hour, plays_before_in_session "
+                          "from marts.ml_next_track_scoring order by listener_id").fetchall()
     latest = con.execute("""
-        select listener_id, played_at, state_mood_1, state_mood_2, state_mood_3, valence, position_in_session
+        select listener_id, played_at, state_mood_1, state_mood_2, state_mood_3, valence, state_valence_2,
+               state_mood_changes_last_hour, position_in_session
         from intermediate.int_play_mood_states
         qualify row_number() over (partition by listener_id order by started_at desc, played_at desc, track_id desc) = 1
         order by listener_id""").fetchall()
     assert scoring == latest and len(scoring) == 2
-    assert all(row[3] is not None and row[4] is not None for row in scoring)
+    assert all(row[3] is not None and row[4] is not None and row[6] is not None for row in scoring)
 
 
 def test_impossible_dates_already_in_raw_do_not_stretch_the_hourly_grid(demo_warehouse):

@@ -93,3 +93,30 @@ def test_every_play_has_a_known_track():
     plays = generate_plays(catalog, "x", TZ, days=5, seed=3)
     known = {t["track_id"] for t in catalog.tracks}
     assert plays and all(p["track_id"] in known for p in plays)
+
+
+def test_recording_the_truth_changes_no_play_and_covers_every_one():
+    from ingest.demo import PROFILES, MOODS, Truth
+
+    catalog = build_catalog(42)
+    truth = Truth()
+    plain = generate_plays(catalog, "t", TZ, 60, seed=5, profile=PROFILES["real"])
+    recorded = generate_plays(catalog, "t", TZ, 60, seed=5, profile=PROFILES["real"], truth=truth)
+    assert plain == recorded
+    assert {(p["track_id"], p["played_at"].replace(microsecond=0)) for p in plain} == set(truth.plays)
+    assert all(d.shape == (len(MOODS),) and d.sum() == pytest.approx(1) for d in truth.plays.values())
+    # one entry per local hour of the 60 days; a sparse listener's hours carry the share of listening days
+    assert len(truth.hours) == 60 * 24
+    assert max(p for _, p in truth.hours) <= max(WEEKDAY_PEAKS.values()) * PROFILES["real"].listening_days
+
+
+def test_a_running_session_blocks_the_minutes_of_the_hour_it_covers():
+    from datetime import datetime, timedelta
+
+    from ingest.demo import _unblocked_share
+
+    hour = datetime(2026, 3, 2, 18)
+    assert _unblocked_share(hour, hour - timedelta(minutes=5)) == 1
+    assert _unblocked_share(hour, hour + timedelta(minutes=30)) == 0.5
+    assert _unblocked_share(hour, hour + timedelta(minutes=30, seconds=1)) == pytest.approx(29 / 60)
+    assert _unblocked_share(hour, hour + timedelta(hours=2)) == 0

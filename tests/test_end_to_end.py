@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -10,6 +11,7 @@ from browser import open_page
 from export.write import validate
 from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS
 from orchestration.cli import main
+from orchestration.project import PROJECT_ROOT
 from conftest import isolate
 from helpers import dbt, table_counts
 from warehouse.settings import load_settings
@@ -71,7 +73,7 @@ def test_the_demo_preview_shows_every_chart_in_chromium(demo_run):
     seen = open_page(preview, screenshot)
     assert [m for m in seen["console"] if m["level"] == "SEVERE"] == [] and seen["requests"] == []
     assert {name: c["marks"] > 0 for name, c in seen["charts"].items()} == {name: True for name in seen["charts"]}
-    assert len(seen["charts"]) == 7 and screenshot.stat().st_size > 10_000
+    assert len(seen["charts"]) == 9 and screenshot.stat().st_size > 10_000
 
 
 def test_running_again_changes_nothing_but_the_audit_row(demo_run, capsys):
@@ -184,3 +186,19 @@ def test_one_session_gets_baselines_and_null_metrics(env, dbt_manifest, monkeypa
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     notes = [row[0] for row in con.execute("select note from ml.model_runs where model_name <> 'mood_clusters'").fetchall()]
     assert all("no model trained" in note for note in notes)
+
+
+def test_the_readme_queries_run_with_the_duckdb_cli(demo_run):
+    """The questions the README asks the warehouse, run as written (read-only) on a demo run."""
+    import re
+    import subprocess
+    import sys
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    queries = re.findall(r'duckdb -readonly warehouse/spotify_brain\.duckdb -c "(.*?)"', readme, re.S)
+    assert len(queries) >= 4
+    cli = Path(sys.executable).parent / "duckdb"
+    for query in queries:
+        result = subprocess.run([str(cli), "-readonly", "-csv", str(demo_run["settings"].warehouse), "-c", query],
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and len(result.stdout.splitlines()) >= 2, (query, result.stderr)

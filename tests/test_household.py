@@ -65,10 +65,10 @@ def test_a_failing_listener_leaves_the_others_fresh(household, monkeypatch):
     before = {listener: _export(settings, listener)["generated_at"] for listener in LISTENERS}
     real_train = ml.session_start.train_session_start
 
-    def fails_for_demo_2(con, listener_id, data_dir):
+    def fails_for_demo_2(con, listener_id, *rest):
         if listener_id == "demo-2":
             raise RuntimeError("injected failure")
-        return real_train(con, listener_id, data_dir)
+        return real_train(con, listener_id, *rest)
 
     monkeypatch.setattr(ml.session_start, "train_session_start", fails_for_demo_2)
     assert main(["run"]) == 1

@@ -172,7 +172,8 @@ create table if not exists ml.model_runs (
     model_beats_baseline boolean,
     confidence_kind      varchar,
     artifact_path        varchar,
-    note                 varchar
+    note                 varchar,
+    oracle               json                -- demo listeners: the generator's own holdout figures
 );
 
 create table if not exists ml.next_mood_predictions (
@@ -214,7 +215,8 @@ def platform_kind_sql(column: str) -> str:
 
 
 # columns added after a table was first released: warehouses built before get them here
-ADDED_COLUMNS = ["alter table raw.ingest_runs add column if not exists records_set_aside integer default 0"]
+ADDED_COLUMNS = ["alter table raw.ingest_runs add column if not exists records_set_aside integer default 0",
+                 "alter table ml.model_runs add column if not exists oracle json"]
 # values stored before a rule existed, brought in line with it (each a no-op once done)
 CLEANUPS = [f"update raw.plays set platform = {platform_kind_sql('platform')} "
             f"where platform not in ({', '.join(repr(kind) for kind in PLATFORM_KINDS)})"]

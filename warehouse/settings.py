@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     demo_seed: int = Field(42, validation_alias=_env("SPOTIFY_BRAIN_DEMO_SEED"))
     demo_days: int = Field(365, ge=1, validation_alias=_env("SPOTIFY_BRAIN_DEMO_DAYS"))
     demo_listeners: int = Field(1, ge=1, validation_alias=_env("SPOTIFY_BRAIN_DEMO_LISTENERS"))
+    # how the first demo listener listens (ingest/demo.py PROFILES): `real` is a sparse, drifting one
+    demo_profile: Literal["steady", "real", "night_owl", "early_bird", "flat"] = Field(
+        "steady", validation_alias=_env("SPOTIFY_BRAIN_DEMO_PROFILE"))
 
     session_gap_minutes: int = Field(30, ge=1, validation_alias=_env("SPOTIFY_BRAIN_SESSION_GAP_MINUTES"))
     mood_k: int | None = Field(None, ge=2, le=12, validation_alias=_env("SPOTIFY_BRAIN_MOOD_K"))

@@ -48,24 +48,37 @@ select 1
 
 {% macro delete_changed_training_hours() -%}
 {#- pre_hook of ml_session_start_training, which is built less often than the hourly grid
-    (only when models are retrained), so it compares itself with fct_listening_hours instead of
-    using int_plays__rebuild_from: per listener, it drops every row from the first hour that is
-    new, gone, or has other session starts or another local time. A table built before the
-    sessions_started column existed is dropped whole. -#}
+    (only when models are retrained), so it compares itself with fct_listening_hours and
+    fct_plays instead of using int_plays__rebuild_from: per listener, it drops every row from
+    the first hour that is new, gone, has other session starts or another local time, or whose
+    latest earlier play is no longer the one it was built with (a late play landed before it).
+    A table built before its newest column (last_play_at) existed starts again from its key
+    columns alone, so no row keeps a null (emptied by drop and create, not by a delete: DuckDB
+    cannot add the new columns after a delete in the same transaction). -#}
 {%- if is_incremental() -%}
-{%- if 'sessions_started' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
-delete from {{ this }}
+{%- if 'last_play_at' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+drop table {{ this }};
+create table {{ this }} (listener_id varchar, hour_start_utc timestamp)
 {%- else -%}
 delete from {{ this }} as built
 using (
-    select coalesce(grid.listener_id, stored.listener_id) as listener_id,
-           min(coalesce(grid.hour_start_utc, stored.hour_start_utc)) as from_hour
-    from {{ ref('fct_listening_hours') }} as grid
-    full join {{ this }} as stored
-        on stored.listener_id = grid.listener_id and stored.hour_start_utc = grid.hour_start_utc
-    where grid.listener_id is null or stored.listener_id is null
-       or grid.sessions_started is distinct from stored.sessions_started
-       or grid.hour_start_local is distinct from stored.hour_start_local
+    select listener_id, min(from_hour) as from_hour
+    from (
+        select coalesce(grid.listener_id, stored.listener_id) as listener_id,
+               coalesce(grid.hour_start_utc, stored.hour_start_utc) as from_hour
+        from {{ ref('fct_listening_hours') }} as grid
+        full join {{ this }} as stored
+            on stored.listener_id = grid.listener_id and stored.hour_start_utc = grid.hour_start_utc
+        where grid.listener_id is null or stored.listener_id is null
+           or grid.sessions_started is distinct from stored.sessions_started
+           or grid.hour_start_local is distinct from stored.hour_start_local
+        union all
+        select stored.listener_id, stored.hour_start_utc
+        from {{ this }} as stored
+        asof left join {{ ref('fct_plays') }} as plays
+            on plays.listener_id = stored.listener_id and plays.played_at < stored.hour_start_utc
+        where plays.played_at is distinct from stored.last_play_at
+    )
     group by 1
 ) as changed
 where built.listener_id = changed.listener_id and built.hour_start_utc >= changed.from_hour

@@ -4,25 +4,38 @@ import dagster as dg
 
 from ml import next_mood, session_start
 from ml.moods import assign_track_moods, train_mood_run
-from ml.registry import ModelRun, latest_run
+from ml.oracle import load_oracle
+from ml.registry import ModelRun, current_run, latest_run
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.listeners import LISTENERS
 from orchestration.resources import settings_and_writer
 
-MOOD_METRICS = ("accuracy", "top3_accuracy", "f1_macro", "log_loss")
+MOOD_METRICS = ("accuracy", "top3_accuracy", "f1_macro", "log_loss", "brier")
 SESSION_METRICS = ("roc_auc", "pr_auc", "brier", "log_loss")
 
 
 def _comparison_table(run: ModelRun, metric_names: tuple[str, ...]) -> str:
-    """Markdown: the model next to every baseline on the holdout, the served one marked."""
+    """Markdown: the model next to every baseline (and a demo listener's oracle) on the holdout,
+    the served one marked."""
     header = "| predictor | " + " | ".join(metric_names) + " | served |"
     lines = [header, "|" + "---|" * (len(metric_names) + 2)]
-    rows = {"model": run.metrics, **run.baselines}
+    rows = {"model": run.metrics, **run.baselines, **({"oracle (the generator)": run.oracle} if run.oracle else {})}
     served = run.served.removesuffix("_baseline")
     for name, metrics in rows.items():
         cells = ["—" if metrics.get(m) is None else f"{metrics[m]:.4f}" for m in metric_names]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'✅' if name == served else ''} |")
+    if run.oracle and run.oracle.get("gap_closed") is not None:
+        lines.append(f"\nThe model closes {run.oracle['gap_closed']:.0%} of the log-loss gap between the best "
+                     "baseline and the oracle.")
     return "\n".join(lines)
+
+
+def _reliability_table(run: ModelRun) -> str:
+    """Markdown: predicted against observed per decile of the served predictor's holdout probabilities."""
+    rows = run.metrics.get("reliability") or []
+    lines = ["| decile | mean predicted | observed | rows |", "|---|---|---|---|"]
+    lines += [f"| {i} | {r['predicted']:.3f} | {r['observed']:.3f} | {r['count']} |" for i, r in enumerate(rows, 1)]
+    return "\n".join(lines) if rows else "no holdout"
 
 
 def _serves_model_check(run: ModelRun | None) -> dg.AssetCheckResult:
@@ -50,6 +63,11 @@ def holdout_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
         for name, value in (("model", model), ("best_baseline", best)):
             if value is not None:
                 metadata[f"holdout/{name}/{metric}"] = dg.MetadataValue.float(float(value))
+    if run.oracle:
+        for metric in ("log_loss", "brier", "gap_closed"):
+            if run.oracle.get(metric) is not None:
+                name = "oracle/gap_closed" if metric == "gap_closed" else f"holdout/oracle/{metric}"
+                metadata[name] = dg.MetadataValue.float(float(run.oracle[metric]))
     return metadata
 
 
@@ -59,6 +77,8 @@ def _run_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
         "served": run.served,
         "model_beats_baseline": str(run.model_beats_baseline),
         "holdout_comparison": dg.MetadataValue.md(_comparison_table(run, metric_names)),
+        "reliability": dg.MetadataValue.md(_reliability_table(run)),
+        "chosen_candidate": str(run.params.get("chosen")),
         **holdout_metadata(run, metric_names),
         "n_train": run.n_train,
         "n_val": run.n_val,
@@ -103,7 +123,8 @@ def moods(context: dg.AssetExecutionContext):
 def next_mood_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """The listener's next-track mood model; served only if it beats every baseline on the holdout."""
     with settings_and_writer() as (settings, con):
-        run = next_mood.train_next_mood(con, context.partition_key, settings.data_dir)
+        run = next_mood.train_next_mood(con, context.partition_key, settings.data_dir,
+                                        load_oracle(settings.data_dir, context.partition_key))
     if run is None:
         return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"},
                                     check_results=[_serves_model_check(None)])
@@ -116,7 +137,8 @@ def next_mood_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 def session_start_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """The listener's session-start model; served only if it beats the hourly rates on the holdout."""
     with settings_and_writer() as (settings, con):
-        run = session_start.train_session_start(con, context.partition_key, settings.data_dir)
+        run = session_start.train_session_start(con, context.partition_key, settings.data_dir,
+                                                load_oracle(settings.data_dir, context.partition_key))
     return dg.MaterializeResult(metadata=_run_metadata(run, SESSION_METRICS), check_results=[_serves_model_check(run)])
 
 
@@ -127,7 +149,7 @@ def next_mood_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     training: from the best baseline, judged now)."""
     listener = context.partition_key
     with settings_and_writer() as (settings, con):
-        if latest_run(con, "next_mood", listener) is None:
+        if current_run(con, "next_mood", listener, next_mood.COLUMNS.names()) is None:
             next_mood.serve_best_baseline(con, listener, settings.data_dir)
         prediction = next_mood.predict_next_mood(con, listener)
     if prediction is None:
@@ -142,7 +164,7 @@ def session_start_predictions(context: dg.AssetExecutionContext) -> dg.Materiali
     """Session-start probability for each local hour of the listener's coming day."""
     listener = context.partition_key
     with settings_and_writer() as (settings, con):
-        if latest_run(con, "session_start", listener) is None:
+        if current_run(con, "session_start", listener, session_start.COLUMNS.names()) is None:
             session_start.serve_best_baseline(con, listener, settings.data_dir)
         probs = session_start.predict_session_starts(con, listener)
     if probs is None:

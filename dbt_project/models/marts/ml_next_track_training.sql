@@ -8,9 +8,9 @@ with states as (
 
 rows_with_past as (
     select
-        listener_id,
+        states.listener_id,
         play_id,
-        started_at,
+        states.started_at,
         local_hour,
         local_dow,
         mood_cluster_id as target_mood_cluster_id,
@@ -24,10 +24,20 @@ rows_with_past as (
         lag(instrumentalness) over listener_order as prev_instrumentalness,
         lag(tempo_norm) over listener_order as prev_tempo_norm,
         lag(is_skipped) over listener_order as prev_is_skipped,
-        date_diff('second', lag(played_at) over listener_order, started_at) as seconds_since_prev_play,
-        position_in_session - 1 as plays_before_in_session
+        lag(state_valence_2) over listener_order as prev2_valence,
+        lag(state_energy_2) over listener_order as prev2_energy,
+        lag(state_danceability_2) over listener_order as prev2_danceability,
+        lag(state_acousticness_2) over listener_order as prev2_acousticness,
+        lag(state_instrumentalness_2) over listener_order as prev2_instrumentalness,
+        lag(state_tempo_norm_2) over listener_order as prev2_tempo_norm,
+        lag(state_mood_changes_last_hour) over listener_order as mood_changes_last_hour,
+        date_diff('second', lag(played_at) over listener_order, states.started_at) as seconds_since_prev_play,
+        position_in_session - 1 as plays_before_in_session,
+        sessions.local_start_hour as session_start_hour,
+        date_diff('second', sessions.started_at, states.started_at) / 60.0 as minutes_into_session
     from states
-    window listener_order as (partition by listener_id order by started_at, played_at, track_id)
+    inner join {{ ref('fct_sessions') }} as sessions using (session_id)
+    window listener_order as (partition by states.listener_id order by states.started_at, played_at, track_id)
 )
 
 select

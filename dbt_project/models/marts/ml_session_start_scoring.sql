@@ -13,8 +13,16 @@ with hours as (
 ),
 
 origin as (
-    select listener_id, max(hour_index) as origin_index, arg_max(hour_start_local, hour_index) as origin_local
+    select listener_id, max(hour_index) as origin_index, arg_max(hour_start_local, hour_index) as origin_local,
+           arg_max(hour_start_utc, hour_index) as origin_utc
     from hours
+    group by listener_id
+),
+
+last_play as (
+    select listener_id, max(played_at) as last_played_at
+    from {{ ref('fct_plays') }}
+    where {{ in_rebuilt_listeners('listener_id', 'int_plays__rebuild_from') }}
     group by listener_id
 ),
 
@@ -46,7 +54,9 @@ horizon as (
     select
         listener_id,
         hours_ahead,
-        origin_local + to_hours(hours_ahead) as hour_start_local
+        origin_index + hours_ahead as hour_index,
+        origin_local + to_hours(hours_ahead) as hour_start_local,
+        origin_utc + to_hours(hours_ahead) as hour_start_utc
     from origin, range(1, 25) as steps(hours_ahead)
 ),
 
@@ -69,7 +79,16 @@ select
     recent.sessions_last_24h,
     recent.sessions_last_7d,
     same_hour.same_hour_rate_4w,
-    least(coalesce(recent.hours_since_session_at_origin + features.hours_ahead, 672), 672) as hours_since_last_session
+    least(coalesce(recent.hours_since_session_at_origin + features.hours_ahead, 672), 672) as hours_since_last_session,
+    coalesce(day_before.sessions_started > 0, false) as started_24h_before,
+    coalesce(week_before.sessions_started > 0, false) as started_168h_before,
+    -- as if nothing is played until then
+    least(date_diff('second', last_play.last_played_at, features.hour_start_utc) / 60.0, 40320) as minutes_since_last_play
 from features
 inner join recent using (listener_id)
+inner join last_play using (listener_id)
 left join same_hour using (listener_id, local_hour)
+left join hours as day_before
+    on day_before.listener_id = features.listener_id and day_before.hour_index = features.hour_index - 24
+left join hours as week_before
+    on week_before.listener_id = features.listener_id and week_before.hour_index = features.hour_index - 168
