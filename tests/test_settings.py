@@ -71,6 +71,11 @@ def test_the_example_env_file_is_a_valid_configuration(env):
     settings = load_settings()
     assert settings.audio_features == "reccobeats" and settings.extra_listeners == []
     assert settings.spotify_api_base_url == "https://api.spotify.com/v1"
+    # every setting is listed, with its default
+    from warehouse.settings import Settings
+
+    listed = {line.split("=", 1)[0] for line in example.read_text().splitlines() if "=" in line and line[0] != "#"}
+    assert {info.validation_alias.choices[0] for info in Settings.model_fields.values()} <= listed
 
 
 def test_feature_file_provider_needs_its_file(env, monkeypatch):
