@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DAGSTER_HOME ?= $(CURDIR)/orchestration/dagster_home
 PORT ?= 3000
 
-.PHONY: setup demo test test-all dev bench validate manifest lock clean
+.PHONY: setup demo test test-slow test-all dev bench validate manifest lock clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ demo: setup
 # the second README command: the default (fast) test suite
 test: manifest
 	$(BIN)/pytest
+
+# the tests marked slow, which CI runs after the fast suite
+test-slow: manifest
+	$(BIN)/pytest -m slow
 
 test-all: manifest
 	$(BIN)/pytest -m ''
@@ -54,4 +58,5 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/*.lock warehouse/artifacts export/dashboard_data.json
+	rm -rf target logs warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/*.lock warehouse/artifacts \
+	  export/dashboard_data.json export/dashboard.html export/listeners bench_results.json
