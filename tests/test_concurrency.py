@@ -51,6 +51,7 @@ def test_two_refreshes_and_a_polling_reader_all_succeed(folder):
     assert reads > 0  # the reader got its answers between the writes
 
 
+@pytest.mark.slow
 def test_a_run_killed_during_dbt_leaves_nothing_locked(folder):
     code, output = _finish(_command("run", "--job", "refresh"))
     assert code == 0, output

@@ -201,6 +201,7 @@ def test_a_household_rebuilds_only_the_listeners_with_news_and_matches_a_full_re
     assert per_listener(full) == per_listener(warehouse)
 
 
+@pytest.mark.slow
 def test_tables_built_by_an_older_version_are_rebuilt_whole_not_left_with_nulls(env, dbt_manifest):
     """An upgrade adds columns to incremental tables: the next build that meets such a table
     rebuilds in full (once), so no kept row is null in a new column and nothing is lost."""

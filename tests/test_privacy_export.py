@@ -108,6 +108,7 @@ def _build(warehouse: Path) -> list[tuple]:
     return rows
 
 
+@pytest.mark.slow
 def test_one_history_whatever_the_order_of_imports(tmp_path):
     results = []
     for order in (["StreamingHistory_music_0.json", "Streaming_History_Audio_2025-2026_0.json", "endsong_0.json"],
