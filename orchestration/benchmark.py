@@ -27,7 +27,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -77,16 +76,28 @@ class Folder:
                 "dagster_home_mb": _mb(self.root / "dagster_home")}
 
 
+# Started by a small launcher, not by this process: on Linux a child's peak memory counts the
+# memory of the process it was started from, and this one holds the generated histories.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"s": time.perf_counter() - started, "peak_kb": usage.ru_maxrss,
+               "code": os.waitstatus_to_exitcode(status)}, out)
+"""
+
+
 def timed(args: list[str], cwd: Path, env: dict, check: bool = True) -> dict:
-    started = time.perf_counter()
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if check and process.returncode:
-        raise RuntimeError(f"{' '.join(args)} failed in {cwd}:\n{output.decode(errors='replace')[-3000:]}")
-    return {"s": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024)}
+    """Wall seconds from start to exit and peak resident memory of one command."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        result = subprocess.run([str(BIN / "python"), "-c", LAUNCHER, report.name, *args], cwd=cwd, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        figures = json.loads(Path(report.name).read_text() or "{}")
+    if check and (result.returncode or figures.get("code")):
+        raise RuntimeError(f"{' '.join(args)} failed in {cwd}:\n{result.stdout.decode(errors='replace')[-3000:]}")
+    return {"s": round(figures["s"], 2), "peak_mb": round(figures["peak_kb"] / 1024)}
 
 
 def _mb(path: Path) -> float:
@@ -146,18 +157,18 @@ def model_figures(warehouse: Path, listener: str) -> dict:
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        rows = con.execute("""select model_name, metrics, baselines, oracle, params from ml.model_runs
+        rows = con.execute("""select model_name, metrics, baselines, oracle, params, served from ml.model_runs
                               where listener_id = ? qualify row_number() over (
                                   partition by model_name order by trained_at desc) = 1""", [listener]).fetchall()
     finally:
         con.close()
     figures = {}
-    for model, metrics, baselines, oracle, params in rows:
+    for model, metrics, baselines, oracle, params, served in rows:
         losses = [b["log_loss"] for b in json.loads(baselines).values() if b.get("log_loss") is not None]
         oracle = json.loads(oracle or "null") or {}
         figures[model] = {"log_loss": json.loads(metrics).get("log_loss"), "best_baseline": min(losses, default=None),
                           "oracle": oracle.get("log_loss"), "gap_closed": oracle.get("gap_closed"),
-                          "chosen": json.loads(params).get("chosen")}
+                          "chosen": json.loads(params).get("chosen"), "served": served}
     return figures
 
 
@@ -294,5 +305,5 @@ def _line(figures: dict) -> str:
         if m["log_loss"] is not None:
             gap = "" if m["gap_closed"] is None else f", oracle {m['oracle']:.4f}: {m['gap_closed']:.0%} of the gap closed"
             parts.append(f"\n  {model}: log loss {m['log_loss']:.4f} ({m['chosen']}; best baseline "
-                         f"{m['best_baseline']:.4f}{gap})")
+                         f"{m['best_baseline']:.4f}{gap}; served: {m['served']})")
     return " ".join(parts)
