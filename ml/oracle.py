@@ -42,7 +42,8 @@ class Oracle:
         """P(cluster) for each play: its family distribution through P(cluster | family); None if
         a play is not one the generator made."""
         keys = {play_id: (track_id, played_at) for play_id, track_id, played_at in con.execute(
-            "select play_id, track_id, played_at from marts.fct_plays").fetchall()}
+            "select play_id, track_id, played_at from marts.fct_plays where play_id in (select unnest(?))",
+            [[str(play_id) for play_id in play_ids]]).fetchall()}
         moods = dict(con.execute("select track_id, mood_cluster_id from staging.stg_ml__track_moods").fetchall())
         family_to_cluster = np.zeros((len(self.tracks_by_family), len(classes)))
         for family, tracks in enumerate(self.tracks_by_family):
