@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import joblib
 import numpy as np
 
 from ingest.demo import truth_path
@@ -70,7 +69,15 @@ def _as_datetime(value) -> datetime:
 def load_oracle(data_dir: Path, listener_id: str) -> Oracle | None:
     """The listener's oracle if it is a demo listener whose truth was recorded, else None."""
     path = truth_path(data_dir, listener_id)
-    return Oracle(**joblib.load(path)) if path.exists() else None
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as truth:
+        hours = dict(zip(truth["hour_starts"].astype(object), truth["hour_probabilities"].tolist()))
+        plays = dict(zip(zip(truth["play_track_ids"].tolist(), truth["play_times"].astype(object)),
+                         truth["play_families"]))
+        track_ids = truth["track_ids"].tolist()
+        tracks_by_family = [dict(zip(track_ids, row)) for row in truth["track_given_family"].tolist()]
+    return Oracle(hours=hours, plays=plays, tracks_by_family=tracks_by_family)
 
 
 def session_figures(oracle: Oracle, holdout: dict) -> dict | None:
