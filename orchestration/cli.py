@@ -30,7 +30,8 @@ def say(line: str) -> None:
 
 
 def dagster_instance():
-    """The instance `make dev` opens: DAGSTER_HOME, or orchestration/dagster_home."""
+    """The instance `make dev` opens: DAGSTER_HOME, or orchestration/dagster_home. Use it in a
+    `with`: its storages keep database connections open until it is disposed."""
     import dagster as dg
 
     os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
@@ -93,10 +94,9 @@ def run_job(job_name: str, settings: Settings) -> bool:
     from orchestration.sensors import prune_runs
     from warehouse.connection import job_lock, read_connection
 
-    instance = dagster_instance()
     shared, per_listener = SHARED_JOBS[job_name]
     started = time.monotonic()
-    with job_lock(settings.warehouse, settings.writer_lock_timeout_s):
+    with dagster_instance() as instance, job_lock(settings.warehouse, settings.writer_lock_timeout_s):
         say(f"running {job_name} (runs recorded in {os.environ['DAGSTER_HOME']}) ...")
         ok = _execute(shared.name, instance, settings).success
         if ok:
@@ -146,9 +146,8 @@ def import_history(args: argparse.Namespace, settings: Settings) -> int:
               "display_name": args.display_name or "", "timezone": args.timezone or ""}
     from warehouse.connection import job_lock
 
-    with job_lock(settings.warehouse, settings.writer_lock_timeout_s):
-        result = _execute("import_history", dagster_instance(), settings,
-                          run_config={"ops": {"ingest": {"config": config}}})
+    with dagster_instance() as instance, job_lock(settings.warehouse, settings.writer_lock_timeout_s):
+        result = _execute("import_history", instance, settings, run_config={"ops": {"ingest": {"config": config}}})
     if not result.success:  # the failed step's error was printed as it happened
         return 1
     plays = _metadata(result, "ingest", ["raw", "plays"])

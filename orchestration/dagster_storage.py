@@ -1,0 +1,118 @@
+"""Dagster's SQLite run and event storages, with their database connections kept open and a
+deleted run's event file removed. Configured in orchestration/dagster_home/dagster.yaml; the
+files and their layout under DAGSTER_HOME are Dagster's own, so an existing home reads as before.
+
+Why: Dagster's SQLite storages build a new SQLAlchemy engine and connection for every read and
+write. A full retrain stores about 340 events (a dbt model is a materialization, a dbt test an
+asset check, each planned first), and the engine churn alone cost about 1.7 s of a 2,000-play
+retrain. Here each database file keeps one engine: the index, the runs table and the few run
+files being written (a long-lived `dagster dev` keeps no more than those open).
+
+And: deleting a run (the prune of SPOTIFY_BRAIN_KEEP_RUNS_DAYS) deletes its rows but left its own
+`history/runs/<run id>.db` on disk, so a schedule's runs grew the folder for ever.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from contextlib import contextmanager, suppress
+
+from dagster._config import Field, StringSource
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME, SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage,
+)
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from sqlalchemy import create_engine
+
+OPEN_RUN_FILES = 4
+
+
+def _history(config_value: dict, *parts: str) -> str:
+    """Dagster's default place: $DAGSTER_HOME/history/..., unless base_dir is configured."""
+    return config_value.get("base_dir") or os.path.join(os.environ["DAGSTER_HOME"], "history", *parts, "")
+
+
+class PooledSqliteRunStorage(SqliteRunStorage):
+    """Runs in $DAGSTER_HOME/history/runs.db, through one engine."""
+
+    @classmethod
+    def config_type(cls):
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls.from_local(inst_data=inst_data, base_dir=_history(config_value))
+
+    def __init__(self, conn_string: str, inst_data=None):
+        self._engine = create_engine(conn_string)
+        super().__init__(conn_string, inst_data)
+
+    @contextmanager
+    def connect(self):
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+        super().dispose()
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """Events in $DAGSTER_HOME/history/runs/ (one file per run and an index), one engine per file
+    for the index and the few most recently used run files."""
+
+    @classmethod
+    def config_type(cls):
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(inst_data=inst_data, base_dir=_history(config_value, "runs"))
+
+    def __init__(self, base_dir: str, inst_data=None):
+        self._engines: OrderedDict = OrderedDict()  # before Dagster's __init__, which may connect
+        super().__init__(base_dir, inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str):
+        with self._db_lock:  # as Dagster's: one statement at a time per storage (watcher threads)
+            engine = self._engine_for(shard)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def _engine_for(self, shard: str):
+        engines = self._engines
+        if shard in engines:
+            engines.move_to_end(shard)
+            return engines[shard]
+        engines[shard] = create_engine(self.conn_string_for_shard(shard),
+                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        run_files = [name for name in engines if name != INDEX_SHARD_NAME]
+        for name in run_files[:-OPEN_RUN_FILES]:
+            engines.pop(name).dispose()
+        return engines[shard]
+
+    def _close(self, shard: str) -> None:
+        engine = self._engines.pop(shard, None)
+        if engine is not None:
+            engine.dispose()
+
+    def delete_events(self, run_id: str) -> None:
+        """The run's events, and its file: deleted rows alone leave the file's pages on disk."""
+        super().delete_events(run_id)
+        with self._db_lock:
+            self._close(run_id)
+            self._initialized_dbs.discard(run_id)
+            for suffix in ("", "-wal", "-shm"):
+                with suppress(FileNotFoundError):
+                    os.unlink(self.path_for_shard(run_id) + suffix)
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            for shard in list(self._engines):
+                self._close(shard)
+        super().dispose()

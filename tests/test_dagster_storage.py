@@ -1,0 +1,50 @@
+"""The Dagster instance of dagster.yaml: Dagster's own SQLite files, connections kept open, and a
+pruned run leaves nothing of itself on disk (48 refreshes a day are 96 runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.cli import dagster_instance
+from orchestration.dagster_storage import PooledSqliteEventLogStorage, PooledSqliteRunStorage
+from orchestration.sensors import prune_runs
+
+
+@dg.asset
+def counted() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 3})
+
+
+def _run(instance) -> str:
+    return dg.materialize([counted], instance=instance).run_id
+
+
+def test_runs_and_events_land_in_dagster_s_own_files_and_another_instance_reads_them(env: Path):
+    with dagster_instance() as instance:
+        assert isinstance(instance.run_storage, PooledSqliteRunStorage)
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        run_ids = [_run(instance) for _ in range(6)]  # more runs than the open run files
+    history = env / "dagster_home" / "history"
+    assert (history / "runs.db").exists() and (history / "runs" / "index.db").exists()
+    assert all((history / "runs" / f"{run_id}.db").exists() for run_id in run_ids)
+    # what the UI does: a fresh instance on the same home sees every run and its materialization
+    with dg.DagsterInstance.get() as reader:
+        assert {r.dagster_run.run_id for r in reader.get_run_records()} == set(run_ids)
+        latest = reader.get_latest_materialization_event(dg.AssetKey("counted"))
+        assert latest.run_id == run_ids[-1]
+        assert latest.asset_materialization.metadata["rows"].value == 3
+        assert any(e.dagster_event and e.dagster_event.is_step_success for e in reader.all_logs(run_ids[0]))
+
+
+def test_a_pruned_run_leaves_no_file_and_the_kept_ones_stay_readable(env: Path):
+    with dagster_instance() as instance:
+        old = [_run(instance) for _ in range(3)]
+        assert prune_runs(instance, keep_days=-1) == 3  # everything is older than tomorrow
+        kept = _run(instance)
+    runs = env / "dagster_home" / "history" / "runs"
+    assert not [path.name for path in runs.iterdir() if path.name.startswith(tuple(old))]
+    with dg.DagsterInstance.get() as reader:
+        assert [r.dagster_run.run_id for r in reader.get_run_records()] == [kept]
+        assert reader.get_latest_materialization_event(dg.AssetKey("counted")).run_id == kept
