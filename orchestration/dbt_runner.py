@@ -125,8 +125,10 @@ def stream_events(args: list[str], settings: Settings, project_dir: Path) -> Ite
     def work() -> None:
         try:
             runner = dbtRunner(manifest=manifest, callbacks=[on_event])
-            # dbt's own console log stays quiet: the step reports from the events (logs/dbt.log keeps all)
-            outcome["result"] = runner.invoke([*args, "--quiet", *project_args(project_dir)])
+            # dbt's own console log stays quiet: the step reports from the events (logs/dbt.log keeps all);
+            # no manifest.json/run_results.json rewritten (a third of a second): the parse wrote the
+            # manifest, and the results are the events
+            outcome["result"] = runner.invoke([*args, "--quiet", "--no-write-json", *project_args(project_dir)])
         finally:
             release_warehouse()
             events.put(done)
