@@ -38,8 +38,9 @@ DAY_OF_REFRESHES = 48
 
 
 def add_arguments(bench) -> None:
-    bench.add_argument("--sizes", type=int, nargs="+", default=[2_000, 20_000, 200_000],
-                       help="history sizes, in plays (a demo listener's most recent plays)")
+    bench.add_argument("--sizes", type=int, nargs="*", default=[2_000, 20_000, 200_000],
+                       help="history sizes, in plays (a demo listener's most recent plays); none: only the "
+                            "floor and what the other options ask for")
     bench.add_argument("--repeats", type=int, default=3, help="runs of each timed command; the best counts")
     bench.add_argument("--refresh-plays", type=int, default=50, help="new plays before each timed refresh")
     bench.add_argument("--disk-refreshes", type=int, default=0,
