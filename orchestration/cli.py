@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
             print(_summary(settings))
             return 0 if ok else 1
         from orchestration.benchmark import run_benchmark
+        from orchestration.project import ensure_manifest
 
+        ensure_manifest(settings)  # the floor loads the definitions, which read dbt's manifest
         run_benchmark(args)
         return 0
     except (WarehouseBusyError, SettingsError) as exc:
