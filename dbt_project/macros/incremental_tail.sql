@@ -5,11 +5,32 @@
 
 {% macro in_rebuilt_tail(listener_column, time_column) -%}
 {%- if is_incremental() -%}
-exists (
+{{ rebuilt_tail_since(time_column) }}
+and exists (
     select 1 from {{ ref('int_plays__rebuild_from') }} as rebuild
     where rebuild.listener_id = {{ listener_column }}
       and {{ time_column }} >= coalesce(rebuild.rebuild_from, '-infinity'::timestamp)
 )
+{%- else -%}
+true
+{%- endif -%}
+{%- endmacro %}
+
+{% macro rebuilt_tail_since(time_column) -%}
+{#- The earliest tail start as a constant (`false` when no listener has news, `true` when one is
+    rebuilt whole): with a constant, DuckDB skips the row groups before it; the join above
+    alone read every listener's whole history (1 s a model in a household of 10M plays). -#}
+{%- if is_incremental() and execute -%}
+{%- set bounds = run_query("select count(*), count(*) filter (where rebuild_from is null), "
+                           ~ "strftime(min(rebuild_from), '%Y-%m-%d %H:%M:%S.%f') from "
+                           ~ ref('int_plays__rebuild_from')).rows[0] -%}
+{%- if bounds[0] == 0 -%}
+false
+{%- elif bounds[1] > 0 -%}
+true
+{%- else -%}
+{{ time_column }} >= '{{ bounds[2] }}'::timestamp
+{%- endif -%}
 {%- else -%}
 true
 {%- endif -%}
@@ -22,6 +43,7 @@ delete from {{ this }} as built
 using {{ ref('int_plays__rebuild_from') }} as rebuild
 where built.listener_id = rebuild.listener_id
   and built.{{ time_column }} >= coalesce(rebuild.rebuild_from, '-infinity'::timestamp)
+  and {{ rebuilt_tail_since('built.' ~ time_column) }}
 {%- else -%}
 select 1
 {%- endif -%}

@@ -23,7 +23,9 @@ with plays as (
             else 4
         end as source_priority
     from {{ ref('int_plays__track_resolved') }} as resolved
+    -- a play ends after it starts: the bound on the end time lets DuckDB skip raw's older row groups
     where {{ in_rebuilt_tail('resolved.listener_id', 'resolved.started_at') }}
+      and {{ rebuilt_tail_since('resolved.played_at') }}
 ),
 ordered as (
     select

@@ -5,12 +5,15 @@
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_listeners('int_listeners__rebuild') }}") }}
 -- depends_on: {{ ref('int_listeners__rebuild') }}
+-- Plays and moods joined here, not read from int_play_mood_states: that view's window functions
+-- ran over every listener's plays before the filter (20 s a refresh in a household of 10M plays).
 with plays as (
-    select states.listener_id, states.ms_played, states.part_of_day, states.mood_cluster_id, tracks.genres
-    from {{ ref('int_play_mood_states') }} as states
+    select plays.listener_id, plays.ms_played, plays.part_of_day, moods.mood_cluster_id, tracks.genres
+    from {{ ref('fct_plays') }} as plays
+    left join {{ ref('stg_ml__track_moods') }} as moods using (track_id)
     inner join {{ ref('dim_tracks') }} as tracks using (track_id)
     where len(tracks.genres) > 0
-      and {{ in_rebuilt_listeners('states.listener_id', 'int_listeners__rebuild') }}
+      and {{ in_rebuilt_listeners('plays.listener_id', 'int_listeners__rebuild') }}
 ),
 
 genre_time as (

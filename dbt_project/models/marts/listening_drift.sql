@@ -12,11 +12,18 @@ with bounds as (
     group by listener_id
 ),
 
+-- plays, moods and features joined here, not read from int_play_mood_states: that view's window
+-- functions ran over every listener's plays before the join (20 s a refresh in a household of 10M plays)
 plays as (
-    select states.*, states.played_at >= bounds.recent_from as is_recent,
-           bounds.recent_from, bounds.first_played_at, bounds.last_played_at
-    from {{ ref('int_play_mood_states') }} as states
+    select plays.listener_id, plays.played_at, moods.mood_cluster_id,
+           features.valence, features.energy, features.danceability, features.acousticness,
+           features.instrumentalness, features.tempo_norm,
+           plays.played_at >= bounds.recent_from as is_recent
+    from {{ ref('fct_plays') }} as plays
     inner join bounds using (listener_id)
+    left join {{ ref('stg_ml__track_moods') }} as moods using (track_id)
+    left join {{ ref('stg_spotify__audio_features') }} as features using (track_id)
+    where {{ in_rebuilt_listeners('plays.listener_id', 'int_listeners__rebuild') }}
 ),
 
 window_days as (
