@@ -1,0 +1,68 @@
+"""`spotify-brain bench` as a person runs it on a fresh checkout: every figure the README documents
+lands in the JSON. Checked for shape and sense only: timings are the benchmark's to print, never
+a test's to assert."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestration.project import PROJECT_ROOT
+
+SOURCES = ("ingest", "ml", "orchestration", "warehouse", "dbt_project", "dbt_project.yml", "profiles.yml")
+
+
+def _checkout(folder: Path) -> Path:
+    """The project's sources without anything a run leaves (no target/: dbt has parsed nothing)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.duckdb*", "artifacts", "history", "storage", "schedules")
+    for name in SOURCES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name, ignore=ignore)
+        else:
+            shutil.copy(source, folder / name)
+    return folder
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_on_a_fresh_checkout_and_writes_every_documented_figure(tmp_path: Path):
+    checkout = _checkout(tmp_path / "checkout")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))}
+    env["PYTHONPATH"] = str(checkout)  # ahead of the installed project
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "spotify-brain"), "bench", "--sizes", "400", "--repeats", "1",
+         "--household", "2", "--household-days", "20", "--json", "figures.json"],
+        cwd=checkout, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+    figures = json.loads((checkout / "figures.json").read_text())
+    floor = figures["floor"]
+    for part in ("definitions_load", "dbt_version", "dbt_build_nothing"):
+        assert floor[part]["s"] > 0 and floor[part]["peak_mb"] > 0 and len(floor[part]["runs_s"]) == 1
+    assert floor["total_s"] == pytest.approx(sum(floor[p]["s"] for p in ("definitions_load", "dbt_version",
+                                                                         "dbt_build_nothing")), abs=0.02)
+    [size] = figures["sizes"]
+    assert size["plays"] == 400
+    for command in ("import", "full_retrain_first", "full_retrain", "refresh"):
+        assert size[command]["s"] > 0 and size[command]["peak_mb"] > 0
+        assert size[f"{command}_over_floor"] == pytest.approx(size[command]["s"] / floor["total_s"], abs=0.01)
+    assert size["warehouse_mb"] > 0 and size["target_mb"] > 0 and size["dagster_home_mb"] > 0
+    assert set(size["models"]) == {"next_mood", "session_start"}
+    for model in size["models"].values():
+        assert {"log_loss", "best_baseline", "oracle", "gap_closed", "chosen", "served"} <= set(model)
+
+    household = figures["household"]
+    assert (household["listeners"], household["days"]) == (2, 20)
+    assert household["household"]["plays"] > household["alone"]["plays"] > 0
+    for name in ("household", "alone"):
+        assert household[name]["full_retrain"]["s"] > 0 and household[name]["refresh"]["s"] > 0
+    assert household["refresh_household_over_alone"] == pytest.approx(
+        household["household"]["refresh"]["s"] / household["alone"]["refresh"]["s"], abs=0.01)
+    assert "plays:" in result.stdout and "household:" in result.stdout
