@@ -44,8 +44,8 @@ true
 
 {% macro rebuilt_tail_since(time_column) -%}
 {#- The earliest tail start as a constant (`false` when no listener has news, `true` when one is
-    rebuilt whole): with a constant, DuckDB skips the row groups before it; the join above
-    alone read every listener's whole history (1 s a model in a household of 10M plays). -#}
+    rebuilt whole): with a constant, DuckDB skips the row groups before it; the join of
+    in_rebuilt_tail alone read every listener's whole history (1 s a model in a household of 10M plays). -#}
 {%- if is_incremental() and execute -%}
 {{ tail_bound(time_column, ref('int_plays__rebuild_from')) }}
 {%- else -%}
