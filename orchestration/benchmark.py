@@ -175,28 +175,42 @@ def model_figures(warehouse: Path, listener: str) -> dict:
 
 def measure_disk(root: Path, refreshes: int, plays: int = 2_000) -> dict:
     """`refreshes` refreshes in one folder, two new plays each, through the same code the command
-    runs (in one process, so a month takes hours, not days); sizes after a day and at the end."""
+    runs (in one process, so a month takes hours, not days); sizes after each day of 48."""
     from ingest.demo import DEFAULT_END, write_privacy_export
 
     folder = Folder(root)
     write_privacy_export(root / "my_spotify_data", plays)
     folder.command("import", "my_spotify_data")
     folder.command("run", "--job", "full_retrain")
-    script = DISK_SCRIPT.format(refreshes=refreshes, day=DAY_OF_REFRESHES, end=DEFAULT_END.isoformat())
-    result = subprocess.run([str(BIN / "python"), "-c", script], cwd=root, env=folder.env, capture_output=True,
-                            text=True)
-    if result.returncode:
-        raise RuntimeError(f"the disk simulation failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    script = DISK_SCRIPT.format(refreshes=refreshes, day=DAY_OF_REFRESHES, end=DEFAULT_END.isoformat(),
+                                line=DISK_LINE)
+    # One JSON line per simulated day, relayed as it comes: a month takes hours to simulate.
+    days, log = [], root / "disk_simulation.log"
+    with log.open("w") as errors, subprocess.Popen([str(BIN / "python"), "-c", script], cwd=root, env=folder.env,
+                                                   stdout=subprocess.PIPE, stderr=errors, text=True) as process:
+        for line in process.stdout:  # the refreshes print their own progress too
+            if line.startswith(DISK_LINE):
+                days.append(json.loads(line.removeprefix(DISK_LINE)))
+                print(f"disk: {days[-1]}", flush=True)
+    if process.returncode or not days:
+        raise RuntimeError(f"the disk simulation failed:\n{log.read_text()[-3000:]}")
+    first_day = days[0]
+    return {"refreshes": days[-1]["refreshes"], "after_first_day": _sizes(first_day), "at_end": _sizes(days[-1]),
+            "refresh_s_median": days[-1]["refresh_s_median"], "days": days}
 
 
+def _sizes(day: dict) -> dict:
+    return {key: day[key] for key in ("warehouse_mb", "target_mb", "dagster_home_mb")}
+
+
+DISK_LINE = "disk-day "
 DISK_SCRIPT = """
 import json, os, sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
 sys.argv = ["spotify-brain"]
 from ingest.demo import build_catalog
-from orchestration.benchmark import Folder, _mb
+from orchestration.benchmark import _mb
 from orchestration.cli import run_job
 from orchestration.project import PROJECT_ROOT
 from warehouse.connection import write_connection
@@ -208,7 +222,7 @@ tracks = [t["track_id"] for t in build_catalog(42).tracks]
 # a month of plays ending now (plays after the clock are refused), after the imported history
 start = max(datetime.combine(datetime.fromisoformat("{end}"), time(23)),
             datetime.utcnow() - timedelta(minutes=30 * ({refreshes} + 2)))
-sizes, seconds = {{}}, []
+seconds = []
 for number in range({refreshes}):
     at = start + timedelta(minutes=30 * (number + 1))
     with write_connection(settings.warehouse) as con:
@@ -218,11 +232,11 @@ for number in range({refreshes}):
     began = datetime.now()
     assert run_job("refresh", settings), number
     seconds.append((datetime.now() - began).total_seconds())
-    if number + 1 in ({day}, {refreshes}):
-        sizes[number + 1] = {{"warehouse_mb": _mb(Path("warehouse")), "target_mb": _mb(PROJECT_ROOT / "target"),
-                             "dagster_home_mb": _mb(Path(os.environ["DAGSTER_HOME"]))}}
-print(json.dumps({{"refreshes": {refreshes}, "after_first_day": sizes[{day}], "at_end": sizes[{refreshes}],
-                  "refresh_s_median": sorted(seconds)[len(seconds) // 2]}}))
+    if (number + 1) % {day} == 0 or number + 1 == {refreshes}:
+        print("{line}" + json.dumps({{"refreshes": number + 1, "warehouse_mb": _mb(Path("warehouse")),
+                          "target_mb": _mb(PROJECT_ROOT / "target"),
+                          "dagster_home_mb": _mb(Path(os.environ["DAGSTER_HOME"])),
+                          "refresh_s_median": sorted(seconds)[len(seconds) // 2]}}), flush=True)
 """
 
 
