@@ -37,7 +37,7 @@ def test_the_benchmark_runs_on_a_fresh_checkout_and_writes_every_documented_figu
     env["PYTHONPATH"] = str(checkout)  # ahead of the installed project
     result = subprocess.run(
         [str(Path(sys.executable).parent / "spotify-brain"), "bench", "--sizes", "400", "--repeats", "1",
-         "--household", "2", "--household-days", "20", "--json", "figures.json"],
+         "--household", "2", "--household-days", "20", "--disk-refreshes", "2", "--json", "figures.json"],
         cwd=checkout, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stderr
@@ -58,6 +58,12 @@ def test_the_benchmark_runs_on_a_fresh_checkout_and_writes_every_documented_figu
     for model in size["models"].values():
         assert {"log_loss", "best_baseline", "oracle", "gap_closed", "chosen", "served"} <= set(model)
 
+    disk = figures["disk"]
+    assert disk["refreshes"] == 2 and [day["refreshes"] for day in disk["days"]] == [2]  # a day is 48
+    for sizes in (disk["after_first_day"], disk["at_end"]):
+        assert sizes["warehouse_mb"] > 0 and sizes["target_mb"] > 0 and sizes["dagster_home_mb"] > 0
+    assert disk["at_end"]["dagster_home_mb"] == disk["days"][-1]["dagster_home_mb"] and disk["refresh_s_median"] > 0
+
     household = figures["household"]
     assert (household["listeners"], household["days"]) == (2, 20)
     assert household["household"]["plays"] > household["alone"]["plays"] > 0
@@ -65,4 +71,4 @@ def test_the_benchmark_runs_on_a_fresh_checkout_and_writes_every_documented_figu
         assert household[name]["full_retrain"]["s"] > 0 and household[name]["refresh"]["s"] > 0
     assert household["refresh_household_over_alone"] == pytest.approx(
         household["household"]["refresh"]["s"] / household["alone"]["refresh"]["s"], abs=0.01)
-    assert "plays:" in result.stdout and "household:" in result.stdout
+    assert "plays:" in result.stdout and "disk:" in result.stdout and "household:" in result.stdout
