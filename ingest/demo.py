@@ -287,11 +287,11 @@ def generate_plays(
         day = first_day + timedelta(days=day_offset)
         listening = profile.listening_days >= 1 or rng.random() < profile.listening_days
         for hour in range(24):
-            probability = session_start_probability(hour, day.weekday(), profile, day_offset) if listening else 0.0
+            stated = session_start_probability(hour, day.weekday(), profile, day_offset)
+            probability = stated if listening else 0.0
             if truth is not None:
                 # before the day's draw: whether a day is a listening day is luck, not knowledge
-                knowable = session_start_probability(hour, day.weekday(), profile, day_offset) * min(
-                    profile.listening_days, 1.0)
+                knowable = stated * min(profile.listening_days, 1.0)
                 hour_start = datetime(day.year, day.month, day.day, hour, tzinfo=tz).astimezone(timezone.utc)
                 truth.hours.append((hour_start.replace(tzinfo=None), knowable * _unblocked_share(
                     hour_start, busy_until + timedelta(minutes=45))))
