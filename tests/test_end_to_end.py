@@ -67,6 +67,21 @@ def test_what_a_run_writes_is_private_but_the_export_is_readable(demo_run):
     assert mode(settings.export_path) == 0o644
 
 
+def test_the_dagster_ui_shows_row_counts_and_the_described_columns_of_dbt_tables(demo_run):
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    fct_plays = dg.AssetKey(["marts", "fct_plays"])
+    with dg.DagsterInstance.from_config(str(demo_run["folder"] / "dagster_home")) as instance:
+        latest = instance.get_latest_materialization_event(fct_plays).asset_materialization
+    assert latest.metadata["dagster/row_count"].value == demo_run["counts"]["marts.fct_plays"]
+    # the UI prefers a materialization's column schema to the definition's, which has the yml's words
+    assert "dagster/column_schema" not in latest.metadata
+    columns = defs.resolve_assets_def(fct_plays).specs_by_key[fct_plays].metadata["dagster/column_schema"].columns
+    assert {c.name for c in columns} >= {"play_id", "listener_id", "played_at"} and all(c.description for c in columns)
+
+
 def test_the_demo_preview_shows_every_chart_in_chromium(demo_run):
     preview = demo_run["settings"].export_path.with_name("dashboard.html")
     screenshot = demo_run["folder"] / "dashboard.png"

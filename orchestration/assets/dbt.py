@@ -101,16 +101,13 @@ MOOD_MODEL_NAMES = _mood_model_names()
 
 
 def _table_metadata(con, relation: Mapping[str, Any], materialized: str) -> dict:
-    """Row count (tables only: a view would be computed to count it) and column types."""
+    """Row count of a table (a view would be computed to count it). No column schema: the UI shows
+    a materialization's schema instead of the definition's, which carries the yml's descriptions
+    (and it was half of every refresh's event log)."""
+    if materialized == "view":
+        return {}
     schema, name = relation["schema"], relation["alias"]
-    columns = con.execute("select column_name, data_type from information_schema.columns "
-                          "where table_schema = ? and table_name = ? order by ordinal_position",
-                          [schema, name]).fetchall()
-    metadata: dict = {"dagster/column_schema": dg.TableSchema(
-        columns=[dg.TableColumn(column, kind) for column, kind in columns])}
-    if materialized != "view":
-        metadata["dagster/row_count"] = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
-    return metadata
+    return {"dagster/row_count": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]}
 
 
 def _build(context: dg.AssetExecutionContext) -> Iterator:
