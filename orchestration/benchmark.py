@@ -194,8 +194,7 @@ def measure_disk(root: Path, refreshes: int, plays: int = 2_000) -> dict:
                 print(f"disk: {days[-1]}", flush=True)
     if process.returncode or not days:
         raise RuntimeError(f"the disk simulation failed:\n{log.read_text()[-3000:]}")
-    first_day = days[0]
-    return {"refreshes": days[-1]["refreshes"], "after_first_day": _sizes(first_day), "at_end": _sizes(days[-1]),
+    return {"refreshes": days[-1]["refreshes"], "after_first_day": _sizes(days[0]), "at_end": _sizes(days[-1]),
             "refresh_s_median": days[-1]["refresh_s_median"], "days": days}
 
 
