@@ -150,8 +150,11 @@ create table if not exists ml.mood_clusters (
     primary key (run_id, cluster_id)
 );
 
+-- Rewritten on every run, as are the two predictions tables below: no primary key, because DuckDB
+-- never reclaims the deleted rows of a table with an index (a month of 30-minute refreshes kept a
+-- million dead mood rows). Each writer replaces its rows in one step; dbt and tests check the grain.
 create table if not exists ml.track_moods (
-    track_id        varchar primary key,
+    track_id        varchar not null,
     mood_cluster_id integer not null,
     mood_run_id     varchar not null
 );
@@ -181,8 +184,7 @@ create table if not exists ml.next_mood_predictions (
     run_id          varchar not null,
     as_of           timestamp not null,      -- the last play the prediction follows
     mood_cluster_id integer not null,
-    probability     double not null,
-    primary key (listener_id, mood_cluster_id)
+    probability     double not null
 );
 
 create table if not exists ml.session_start_predictions (
@@ -190,8 +192,7 @@ create table if not exists ml.session_start_predictions (
     run_id            varchar not null,
     hour_start_local  timestamp not null,
     local_hour        integer not null,
-    probability       double not null,
-    primary key (listener_id, local_hour)
+    probability       double not null
 );
 """
 
@@ -222,6 +223,10 @@ CLEANUPS = [f"update raw.plays set platform = {platform_kind_sql('platform')} "
             f"where platform not in ({', '.join(repr(kind) for kind in PLATFORM_KINDS)})"]
 
 
+# tables that had a primary key before it was dropped (see ML_DDL): rebuilt once without it
+KEYS_DROPPED = ["track_moods", "next_mood_predictions", "session_start_predictions"]
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every Python-owned table that is missing; existing data is left alone, except that
     what no longer may be kept (a device's full platform string) is reduced to what may."""
@@ -229,3 +234,25 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ML_DDL)
     for statement in ADDED_COLUMNS + CLEANUPS:
         con.execute(statement)
+    for table in KEYS_DROPPED:
+        _drop_primary_key(con, table)
+
+
+def _drop_primary_key(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """DuckDB cannot drop a constraint: the table is copied into one made by ML_DDL, in one
+    transaction (its live rows only, so the dead ones it kept are gone with it)."""
+    keyed = con.execute("select count(*) from duckdb_constraints() where database_name = current_database() "
+                        "and schema_name = 'ml' and table_name = ? and constraint_type = 'PRIMARY KEY'",
+                        [table]).fetchone()[0]
+    if not keyed:
+        return
+    con.execute("begin transaction")
+    try:
+        con.execute(f"alter table ml.{table} rename to {table}__keyed")
+        con.execute(ML_DDL)
+        con.execute(f"insert into ml.{table} by name select * from ml.{table}__keyed")
+        con.execute(f"drop table ml.{table}__keyed")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
