@@ -152,7 +152,8 @@ create table if not exists ml.mood_clusters (
 
 -- Rewritten on every run, as are the two predictions tables below: no primary key, because DuckDB
 -- never reclaims the deleted rows of a table with an index (a month of 30-minute refreshes kept a
--- million dead mood rows). Each writer replaces its rows in one step; dbt and tests check the grain.
+-- million dead mood rows). Each writer deletes its rows before it inserts the new ones (one job
+-- writes at a time); dbt's unique test on stg_ml__track_moods and the tests check the grain.
 create table if not exists ml.track_moods (
     track_id        varchar not null,
     mood_cluster_id integer not null,
@@ -229,7 +230,8 @@ KEYS_DROPPED = ["track_moods", "next_mood_predictions", "session_start_predictio
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every Python-owned table that is missing; existing data is left alone, except that
-    what no longer may be kept (a device's full platform string) is reduced to what may."""
+    what no longer may be kept (a device's full platform string) is reduced to what may, and
+    tables that lost their primary key are rebuilt without it (once)."""
     con.execute(RAW_DDL)
     con.execute(ML_DDL)
     for statement in ADDED_COLUMNS + CLEANUPS:
