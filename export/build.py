@@ -148,8 +148,10 @@ def _period(row: dict, top: dict | None) -> dict:
         "longest_session": {"minutes": _round(row["longest_session_minutes"], 1),
                             "started_at": row["longest_session_started_at"].isoformat(timespec="minutes")
                             if row["longest_session_started_at"] else None},
-        "part_of_day_shares": {part: _round(row[f"share_{part}"] or 0.0) for part in PARTS},
-        "weekday_shares": {day: _round(row[f"share_{day}"] or 0.0) for day in WEEKDAYS},
+        # a part with no listening has a share of 0; a period with no listening time at all
+        # (every play 0 ms) has no shares: null, not zeros that do not add up to one
+        "part_of_day_shares": {part: _share(row, f"share_{part}") for part in PARTS},
+        "weekday_shares": {day: _share(row, f"share_{day}") for day in WEEKDAYS},
         "new_artists": row["new_artists"], "new_artist_share": _round(row["new_artist_share"]),
         # only plays whose source reports skips count: the share says how many that is
         "skips": {"rate": _round(row["skip_rate"]), "share_of_plays_with_skip_info": _round(row["skip_info_share"])},
@@ -157,6 +159,10 @@ def _period(row: dict, top: dict | None) -> dict:
     if top is not None:
         period["top"] = top
     return period
+
+
+def _share(row: dict, column: str) -> float | None:
+    return None if not row["minutes_listened"] else _round(row[column] or 0.0)
 
 
 def _streaks(row: dict | None) -> dict | None:
@@ -303,6 +309,7 @@ def _genre_profiles(con, listener_id: str) -> dict:
         """
         select profile_kind, profile_key, genre, share from marts.genre_profiles
         where listener_id = ? and genre_rank <= case when profile_kind = 'overall' then 10 else 5 end
+          and share is not null  -- a profile whose plays all lasted 0 ms has no shares to show
         order by profile_kind, profile_key, genre_rank
         """,
         [listener_id],

@@ -97,7 +97,8 @@ def _review_period(data: dict) -> dict | None:
 def _stats_charts(data: dict) -> dict[str, str]:
     stats, period = data.get("listening_stats") or {}, _review_period(data)
     months = [(m["month"], (m["minutes"] or 0) / 60) for m in stats.get("months", [])[-12:]]
-    parts = list((period or {}).get("part_of_day_shares", {}).items())
+    parts = [(part, share) for part, share in (period or {}).get("part_of_day_shares", {}).items()
+             if share is not None]
     why = "statistics appear after the first daily run"
     return {
         "hours_by_month": svg.horizontal_bars("hours_by_month", "Hours listened per month (the last 12)", months,

@@ -38,7 +38,8 @@ select
     profile_key,
     genre,
     ms_played,
-    ms_played / sum(ms_played) over (partition by listener_id, profile_kind, profile_key) as share,
+    -- null when every play of the profile lasted 0 ms
+    ms_played / nullif(sum(ms_played) over (partition by listener_id, profile_kind, profile_key), 0) as share,
     row_number() over (
         partition by listener_id, profile_kind, profile_key order by ms_played desc, genre
     ) as genre_rank

@@ -1,6 +1,6 @@
 -- The figures of each period a listener looks back on: every calendar year and month with
 -- listening, and the 12 months up to the listener's latest play (`last_12_months`), in local
--- time. Shares are of listening time. Skip rates count only plays whose source reports skips
+-- time. Shares are of listening time (null for a period whose plays all lasted 0 ms). Skip rates count only plays whose source reports skips
 -- (the privacy export's extended history does; the API and the account data do not), and say
 -- what share of the period's plays that is.
 with plays as (
@@ -35,10 +35,10 @@ totals as (
         count(distinct track_id) as distinct_tracks,
         count(distinct artist_key) as distinct_artists,
         {% for part in ['night', 'morning', 'afternoon', 'evening'] -%}
-        sum(ms_played) filter (where part_of_day = '{{ part }}') / sum(ms_played) as share_{{ part }},
+        sum(ms_played) filter (where part_of_day = '{{ part }}') / nullif(sum(ms_played), 0) as share_{{ part }},
         {% endfor -%}
         {% for day in ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] -%}
-        sum(ms_played) filter (where local_dow = {{ loop.index0 }}) / sum(ms_played) as share_{{ day }},
+        sum(ms_played) filter (where local_dow = {{ loop.index0 }}) / nullif(sum(ms_played), 0) as share_{{ day }},
         {% endfor -%}
         count(*) filter (where skip_reported) as plays_with_skip_info,
         count(*) filter (where skip_reported and is_skipped) as skipped_plays
@@ -72,8 +72,8 @@ new_artists as (
     select period_plays.listener_id, period_kind, period,
            count(distinct period_plays.artist_key) filter (where first_heard.first_date >= period_start)
                as new_artists,
-           sum(ms_played) filter (where first_heard.first_date >= period_start) / sum(ms_played)
-               as new_artist_share
+           coalesce(sum(ms_played) filter (where first_heard.first_date >= period_start), 0)
+               / nullif(sum(ms_played), 0) as new_artist_share
     from period_plays
     inner join first_heard using (listener_id, artist_key)
     group by all
@@ -86,7 +86,7 @@ select
     longest_session.longest_session_minutes,
     longest_session.longest_session_started_at,
     new_artists.new_artists,
-    coalesce(new_artists.new_artist_share, 0) as new_artist_share,
+    new_artists.new_artist_share,
     plays_with_skip_info / plays as skip_info_share,
     skipped_plays / nullif(plays_with_skip_info, 0) as skip_rate
 from totals
