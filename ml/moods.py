@@ -75,11 +75,15 @@ def fit_moods(
     scale[scale == 0] = 1.0
     scaled = (features - mean) / scale
     candidates = [fixed_k] if fixed_k else [k for k in K_RANGE if k < n]
+    if not candidates:  # three tracks cannot be told apart into three moods and judged
+        return None
     best = None
     for k in candidates:
         km = KMeans(n_clusters=k, n_init=10, random_state=SEED).fit(scaled)
         score = None
-        if len(np.unique(km.labels_)) > 1:
+        # a silhouette needs at least two clusters and one with two tracks (identical tracks can
+        # leave fewer clusters than asked for)
+        if 1 < len(np.unique(km.labels_)) < n:
             score = float(silhouette_score(scaled, km.labels_, sample_size=min(n, SILHOUETTE_SAMPLE), random_state=SEED))
         if best is None or (score is not None and (best[1] is None or score > best[1])):
             best = (km, score)

@@ -99,6 +99,14 @@ def test_cluster_ids_survive_a_retrain_on_shuffled_data():
 
 def test_too_few_tracks_give_no_clusters():
     assert fit_moods(np.random.default_rng(0).random((2, 6))) is None
+    assert fit_moods(np.random.default_rng(0).random((3, 6))) is None  # three tracks: no k to judge
+
+
+def test_identical_tracks_or_as_many_moods_as_tracks_still_cluster():
+    # a one-artist history can hold the same features many times: fewer distinct points than k
+    same = np.tile(np.random.default_rng(1).random((2, 6)), (5, 1))
+    assert fit_moods(same) is not None
+    assert fit_moods(np.random.default_rng(2).random((4, 6)), fixed_k=4).silhouette is None
 
 
 def test_labels_read_the_centroid_and_stay_unique():
