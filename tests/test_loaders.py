@@ -45,17 +45,32 @@ def test_repeats_inside_a_batch_land_once(con):
     assert (report.plays_inserted, report.plays_duplicate) == (2, 1)
 
 
-def test_plays_as_a_relation_keep_their_own_order_and_land_once(con):
+def _same_key_records(con, values: str):
     # how the privacy-export import hands plays over: a DuckDB relation with record_no
-    plays = con.sql("""select 'l1' as listener_id, 't1' as track_id, timestamp '2026-01-01 10:00:00' as played_at,
-                              ms as ms_played, null::boolean as skipped, null as reason_start, null as reason_end,
-                              null::boolean as shuffle, null as context_uri, null as platform, record_no
-                       from (values (7, 111), (3, 333), (5, 555)) v(record_no, ms)""")
+    return con.sql(f"""select 'l1' as listener_id, 't1' as track_id, timestamp '2026-01-01 10:00:00' as played_at,
+                               ms as ms_played, null::boolean as skipped, null as reason_start, null as reason_end,
+                               null::boolean as shuffle, null as context_uri, null as platform, record_no
+                        from (values {values}) v(record_no, ms)""")
+
+
+def test_records_of_one_exact_end_time_are_one_play_the_longest_whatever_their_order(con):
+    plays = _same_key_records(con, "(7, 111), (3, 333), (5, 555), (9, 333)")
     report = load_batch(con, RawBatch(source="extended_history", listener_id="l1", plays=plays))
-    assert (report.records_read, report.plays_inserted, report.plays_duplicate) == (3, 1, 2)
-    assert con.execute("select ms_played from raw.plays").fetchall() == [(333,)]  # record_no 3 came first
+    # the repeat of 333 is a duplicate; 111 and 333 are folded into the longest
+    assert (report.records_read, report.plays_inserted, report.plays_duplicate, report.plays_folded) == (4, 1, 1, 2)
+    assert con.execute("select ms_played from raw.plays").fetchall() == [(555,)]
     again = load_batch(con, RawBatch(source="extended_history", listener_id="l1", plays=plays))
-    assert (again.plays_inserted, again.plays_duplicate) == (0, 3)
+    assert (again.plays_inserted, again.plays_duplicate, again.plays_folded) == (0, 2, 2)
+    run = con.execute("select plays_folded from raw.ingest_runs where ingest_run_id = ?", [again.ingest_run_id])
+    assert run.fetchone() == (2,)
+
+
+def test_account_data_records_of_one_minute_add_their_listening_time_up(con):
+    # endTime is cut to the minute: a 4 s restart and a 3-minute play can share it; both were heard
+    plays = _same_key_records(con, "(1, 4000), (2, 180000), (3, 4000)")
+    report = load_batch(con, RawBatch(source="account_data", listener_id="l1", plays=plays))
+    assert (report.plays_inserted, report.plays_duplicate, report.plays_folded) == (1, 1, 1)
+    assert con.execute("select ms_played from raw.plays").fetchall() == [(184000,)]
 
 
 def test_bad_records_are_rejected_with_reason_and_the_rest_loads(con):

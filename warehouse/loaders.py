@@ -4,7 +4,14 @@ A batch is one transaction: it lands whole or not at all. Loading the same batch
 adds nothing: plays are keyed by (listener_id, track_id, played_at); tracks, artists,
 audio features by their ids (first seen wins); listeners are upserted (timezone may change).
 Records with missing keys go to `raw.rejected_records` with the reason; the rest loads.
-A batch's records add up: read = inserted + duplicate + rejected + set aside.
+
+Records of one batch with the same key are one play. Exact repeats (every field the same) are
+duplicates. Records that differ are folded into one play: for the account data, whose end
+times are cut to the minute, the play of that minute holds their listening time added up (two
+different records of one track ending in the same minute are two real plays, a restart and a
+play say, and their minutes are real); for every other source, whose end times are exact, the
+longest record is kept (one stream logged twice, by two devices or a resent log).
+A batch's records add up: read = inserted + duplicate + folded + rejected + set aside.
 """
 
 from __future__ import annotations
@@ -95,6 +102,7 @@ class LoadReport:
     cursor_after: int | None
     # why the loader itself refused plays (the source's parser counts its own reasons)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    plays_folded: int = 0
 
 
 def _utcnow() -> datetime:
@@ -157,8 +165,8 @@ def _insert_new(con, table: str, key: str, rows: list[dict], schema: pa.Schema, 
     if fill_gaps:
         sets = [f"{c} = coalesce({table}.{c}, excluded.{c})" for c in fill_gaps]
         if "artist_ids" in fill_gaps:  # the names come with the ids they belong to
-            sets.append(f"artist_names = case when {table}.artist_ids is null then excluded.artist_names "
-                        f"else {table}.artist_names end")
+            sets.append(f"artist_names = case when {table}.artist_ids is null and excluded.artist_ids is not null "
+                        f"then excluded.artist_names else {table}.artist_names end")
         on_conflict = "do update set " + ", ".join(sets)
     with _registered(con, "batch", _arrow(rows, schema)):
         con.execute(
@@ -221,7 +229,7 @@ def _load_registered(con: duckdb.DuckDBPyConnection, batch: RawBatch, plays_read
         )
         refused = _reject_bad_plays(con, batch.source, run_id, started)
         rejected_here = sum(refused.values())
-        inserted = _insert_new_plays(con, batch.source, run_id, started)
+        inserted, folded = _insert_new_plays(con, batch.source, run_id, started)
         with _registered(con, "rejected", _arrow(batch.rejected, REJECT_SCHEMA)):
             con.execute("insert into raw.rejected_records select ?, ?, record_ref, reason, payload, ? from rejected",
                         [run_id, batch.source, started])
@@ -231,12 +239,13 @@ def _load_registered(con: duckdb.DuckDBPyConnection, batch: RawBatch, plays_read
             source=batch.source,
             records_read=records_read,
             plays_inserted=inserted,
-            plays_duplicate=plays_read - inserted - rejected_here,
+            plays_duplicate=plays_read - inserted - folded - rejected_here,
             records_rejected=rejected_here + len(batch.rejected),
             records_set_aside=batch.set_aside,
             cursor_before=cursor_before,
             cursor_after=latest_played_at_ms(con, batch.listener_id),
             rejected_by_reason=refused,
+            plays_folded=folded,
         )
         _record_run(con, report, started, "success", batch.note)
         con.execute("commit")
@@ -268,24 +277,51 @@ _BAD_PLAY = (f"listener_id is null or track_id is null or played_at is null or m
              f"or played_at < '{EARLIEST_PLAY}' or played_at > latest_allowed")
 
 
-def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> int:
-    """Insert the registered `plays` not stored yet (the first of in-batch repeats); return the count."""
+# sources whose end times are cut to the minute: a key's different records are added up (see above)
+MINUTE_SOURCES = ("account_data",)
+
+
+def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> tuple[int, int]:
+    """Insert the registered `plays` whose key is not stored yet, one per key (the module's
+    folding rule); return (inserted, folded)."""
     columns = ", ".join(PLAY_SCHEMA.names)
-    inserted = con.execute(
+    others = ", ".join(c for c in PLAY_SCHEMA.names if c != "ms_played")
+    kept_ms = "sum(ms_played)" if source in MINUTE_SOURCES else "max(ms_played)"
+    con.execute(
         f"""
-        insert into raw.plays ({columns}, source, ingest_run_id, loaded_at)
-        select {columns}, ?, ?, ? from plays p, (select ?::timestamp as latest_allowed)
-        where not ({_BAD_PLAY})
-          and not exists (
-            select 1 from raw.plays r
-            where r.listener_id = p.listener_id and r.track_id = p.track_id
-              and r.played_at = p.played_at)
-        qualify row_number() over (
-            partition by p.listener_id, p.track_id, p.played_at order by p.record_no) = 1
+        create or replace temp table folded_plays as
+        with valid as (
+            select * from plays p, (select ?::timestamp as latest_allowed) where not ({_BAD_PLAY})
+        ),
+        records as (  -- exact repeats are one record (the first)
+            select {columns}, min(record_no) as record_no from valid group by all
+        ),
+        keyed as (
+            select *, {kept_ms} over same_key as kept_ms, count(*) over same_key as records,
+                   row_number() over (partition by listener_id, track_id, played_at
+                                      order by ms_played desc, record_no) as rank_in_key
+            from records
+            window same_key as (partition by listener_id, track_id, played_at)
+        )
+        select {others}, kept_ms as ms_played, records from keyed where rank_in_key = 1
         """,
-        [source, run_id, at, at + PLAYED_AT_SLACK],
-    ).fetchone()[0]
-    return int(inserted)
+        [at + PLAYED_AT_SLACK],
+    )
+    try:
+        folded = con.execute("select coalesce(sum(records - 1), 0) from folded_plays").fetchone()[0]
+        inserted = con.execute(
+            f"""
+            insert into raw.plays ({columns}, source, ingest_run_id, loaded_at)
+            select {columns}, ?, ?, ? from folded_plays p
+            where not exists (
+                select 1 from raw.plays r
+                where r.listener_id = p.listener_id and r.track_id = p.track_id and r.played_at = p.played_at)
+            """,
+            [source, run_id, at],
+        ).fetchone()[0]
+    finally:
+        con.execute("drop table if exists folded_plays")
+    return int(inserted), int(folded)
 
 
 def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> dict[str, int]:
@@ -317,13 +353,14 @@ def _record_run(con, report: LoadReport, started: datetime, outcome: str, messag
     con.execute(
         """
         insert into raw.ingest_runs (ingest_run_id, listener_id, source, started_at, finished_at, outcome,
-            records_read, plays_inserted, plays_duplicate, records_rejected, records_set_aside,
+            records_read, plays_inserted, plays_duplicate, plays_folded, records_rejected, records_set_aside,
             cursor_before, cursor_after, message)
-        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             report.ingest_run_id, report.listener_id, report.source, started, _utcnow(), outcome,
-            report.records_read, report.plays_inserted, report.plays_duplicate, report.records_rejected,
+            report.records_read, report.plays_inserted, report.plays_duplicate, report.plays_folded,
+            report.records_rejected,
             report.records_set_aside, report.cursor_before, report.cursor_after, message,
         ],
     )

@@ -29,7 +29,8 @@ create table if not exists raw.ingest_runs (
     outcome          varchar not null,   -- success | failed | rate_limited | auth_expired | unavailable
     records_read     integer not null default 0,
     plays_inserted   integer not null default 0,
-    plays_duplicate  integer not null default 0,
+    plays_duplicate  integer not null default 0,  -- the same play again (an exact repeat, or already stored)
+    plays_folded     integer not null default 0,  -- other records of a play's track and end time, merged into it
     records_rejected integer not null default 0,
     records_set_aside integer not null default 0,  -- podcasts, audiobooks, videos: not music plays
     cursor_before    bigint,             -- newest played_at before the run, Unix ms
@@ -218,6 +219,7 @@ def platform_kind_sql(column: str) -> str:
 
 # columns added after a table was first released: warehouses built before get them here
 ADDED_COLUMNS = ["alter table raw.ingest_runs add column if not exists records_set_aside integer default 0",
+                 "alter table raw.ingest_runs add column if not exists plays_folded integer default 0",
                  "alter table ml.model_runs add column if not exists oracle json"]
 # values stored before a rule existed, brought in line with it (each a no-op once done)
 CLEANUPS = [f"update raw.plays set platform = {platform_kind_sql('platform')} "

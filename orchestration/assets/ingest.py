@@ -65,6 +65,7 @@ def ingest_plays(context: dg.AssetExecutionContext, config: IngestConfig):
             result = run_ingest(con, settings)
             counts = {"plays_inserted": result.plays_inserted,
                       "plays_duplicate": sum(r.plays_duplicate for r in result.reports),
+                      "plays_folded": sum(r.plays_folded for r in result.reports),
                       "records_rejected": sum(r.records_rejected for r in result.reports),
                       "ingest_runs": [r.ingest_run_id for r in result.reports]}
             events, source, report = result.events, result.source, None
