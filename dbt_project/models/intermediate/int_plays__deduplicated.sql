@@ -3,10 +3,13 @@
 -- The same play can land from the API, the extended history, the account data and the demo.
 -- Two records are the same play when listener and (resolved) track agree and their end times
 -- are at most var('same_play_tolerance_seconds') apart, or var('account_data_tolerance_seconds')
--- when one of them comes from the account data, whose endTime is cut to the minute. Replays of
+-- between the account data, whose endTime is cut to the minute, and another source. Replays of
 -- a track are further apart than that: a play lasts at least a few seconds and the next one
--- ends at least that much later. Of a group, the most precise source is kept (API, extended
--- history, demo, account data), so any order or repetition of imports gives the same rows.
+-- ends at least that much later. Two account-data records are never one play: they are a
+-- minute apart at least (the loader already made the records of one minute one play), and a
+-- replay of a short track can end a minute after the last. Of a group, the most precise source
+-- is kept (API, extended history, demo, account data), so any order or repetition of imports
+-- gives the same rows.
 --
 -- Incremental: only the tail from int_plays__rebuild_from is recomputed (see the macro
 -- in_rebuilt_tail); a tail starts a session, so no group of duplicates straddles it.
@@ -45,6 +48,7 @@ grouped as (
         sum(
             case
                 when previous_played_at is null then 1
+                when source = 'account_data' and previous_source = 'account_data' then 1
                 when date_diff('millisecond', previous_played_at, played_at) > 1000 * (
                     case when 'account_data' in (source, previous_source)
                          then {{ var('account_data_tolerance_seconds') }}
