@@ -4,12 +4,14 @@ Takes the zip Spotify sends, the folder inside it, or single files. Two formats:
 
 - Extended streaming history, `Streaming_History_Audio_*.json` and the older
   `endsong_*.json`: one record per stream, `ts` = when it ended (UTC, seconds),
-  track id in `spotify_track_uri`. Podcast episodes and audiobooks are set aside;
+  track id in `spotify_track_uri`. Podcast episodes, audiobook chapters and records that
+  name nothing played (no track, episode or audiobook) are set aside;
   `Streaming_History_Video_*.json` files are set aside whole.
 - Account data, `StreamingHistory_music_*.json` / `StreamingHistory*.json`: `endTime`
   to the minute, names but no track id. Such plays land with a name-based track id
   (`name:<hash of artist and track>`); dbt resolves it to a real track with the same
   name and artist once one is known (`int_plays__track_resolved`).
+  `StreamingHistory_podcast_*.json` and `StreamingHistory_audiobook_*.json` are set aside whole.
 
 Files are checked one by one: a file that cannot be read (invalid or truncated JSON, not
 UTF-8, not a list of records, empty) loads nothing and is reported by name; bad records of
@@ -40,8 +42,9 @@ from warehouse.loaders import LoadReport, load_batch
 from warehouse.settings import Settings, check_listener_id, check_timezone
 
 EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
-VIDEO = re.compile(r"^Streaming_History_Video_.*\.json$")
-ACCOUNT_PODCAST = re.compile(r"^StreamingHistory_podcast_.*\.json$")
+VIDEO = re.compile(r"^(Streaming_History_Video_.*|endvideo.*)\.json$")
+# account data's podcast and audiobook files: streaming history too, set aside and counted
+ACCOUNT_NOT_MUSIC = re.compile(r"^StreamingHistory_(podcast|audiobook)_.*\.json$")
 ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
 
 
@@ -76,7 +79,7 @@ def _shown(text: str) -> str:
 @dataclass
 class ExportFile:
     name: str      # as shown to the user: the path, or zip!member
-    kind: str      # extended | account | video | podcast
+    kind: str      # extended | account | video | account_not_music
     path: Path     # the file, or the zip it is in
     member: zipfile.ZipInfo | None = None
 
@@ -121,6 +124,7 @@ class ImportReport:
     records_read: int = 0
     plays_inserted: int = 0
     duplicates_skipped: int = 0
+    plays_folded: int = 0
     records_rejected: int = 0
     set_aside: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
@@ -132,10 +136,12 @@ class ImportReport:
         """The report as a person reads it: the counts add up to the records read."""
         lines = [f"{self.files_read} files read, {self.records_read} records read",
                  f"  plays inserted      {self.plays_inserted}",
-                 f"  duplicates skipped  {self.duplicates_skipped}",
+                 f"  duplicates skipped  {self.duplicates_skipped}  (the same play again)",
+                 f"  folded into a play  {self.plays_folded}  (another record of its track and end time: "
+                 f"account data's minutes added up, else the longest kept)",
                  f"  records rejected    {self.records_rejected}"]
         lines += [f"    {count:>8}  {reason}" for reason, count in self.rejected_by_reason.most_common()]
-        lines += [f"  set aside (podcast, audiobook, video)  {self.set_aside}",
+        lines += [f"  set aside (podcast, audiobook, video, naming no track)  {self.set_aside}",
                   f"  account-data tracks not matched to a known track  {self.unresolved_tracks}"]
         lines += [f"  skipped {name}: {why}" for name, why in self.skipped_files.items()]
         lines += [f"  FAILED {why}" for why in self.failed_files.values()]
@@ -144,6 +150,7 @@ class ImportReport:
     def as_metadata(self) -> dict:
         return {"files_read": self.files_read, "records_read": self.records_read,
                 "plays_inserted": self.plays_inserted, "plays_duplicate": self.duplicates_skipped,
+                "plays_folded": self.plays_folded,
                 "records_rejected": self.records_rejected, "set_aside": self.set_aside,
                 "rejected_by_reason": dict(self.rejected_by_reason.most_common(20)),
                 "unresolved_tracks": self.unresolved_tracks or 0, "files_failed": len(self.failed_files)}
@@ -152,6 +159,7 @@ class ImportReport:
         self.records_read += load.records_read
         self.plays_inserted += load.plays_inserted
         self.duplicates_skipped += load.plays_duplicate
+        self.plays_folded += load.plays_folded
         self.records_rejected += load.records_rejected
         self.set_aside += load.records_set_aside
         self.rejected_by_reason.update(reasons)
@@ -164,8 +172,8 @@ def classify(name: str) -> str | None:
         return "extended"
     if VIDEO.match(base):
         return "video"
-    if ACCOUNT_PODCAST.match(base):
-        return "podcast"
+    if ACCOUNT_NOT_MUSIC.match(base):
+        return "account_not_music"
     if ACCOUNT.match(base):
         return "account"
     return None
@@ -246,18 +254,18 @@ STAGING = "export_staging"  # an in-memory database beside the warehouse, shared
 class ParsedFile:
     source: str                    # extended_history | account_data
     table: str | None              # the staged, checked records (None for a file only counted)
-    set_aside: int = 0             # records of a file set aside whole (videos, podcasts)
+    set_aside: int = 0             # records of a file set aside whole (videos, podcasts, audiobooks)
     records: int = 0
 
 
 def parse_export_file(con: duckdb.DuckDBPyConnection, file: ExportFile, path: Path, table: str) -> ParsedFile:
     """Check one file's records into `table`; raise ImportFileError if the file as a whole is unreadable."""
-    source = "account_data" if file.kind in ("account", "podcast") else "extended_history"
+    source = "account_data" if file.kind in ("account", "account_not_music") else "extended_history"
     size = path.stat().st_size
     if size == 0 or (size < 1024 and not path.read_bytes().strip()):
         raise ImportFileError(f"{file.name}: empty file")
     try:
-        if file.kind in ("video", "podcast"):
+        if file.kind in ("video", "account_not_music"):
             return ParsedFile(source, None, set_aside=count_records(con, str(path)))
         return ParsedFile(source, table, records=stage_file(con, str(path), file.kind, file.name, table))
     # DuckDB's errors, and the Python ones its messages can raise (a message quoting bytes that
