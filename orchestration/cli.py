@@ -208,8 +208,9 @@ def ingest_now(settings: Settings) -> int:
         return 1
     print(f"source {result.source}")
     for report in result.reports:
+        folded = f", {report.plays_folded} folded" if report.plays_folded else ""  # only sources with coarse times
         print(f"  {report.listener_id}: {report.records_read} read, {report.plays_inserted} inserted, "
-              f"{report.plays_duplicate} duplicate, {report.records_rejected} rejected, "
+              f"{report.plays_duplicate} duplicate{folded}, {report.records_rejected} rejected, "
               f"{report.records_set_aside} set aside (run {report.ingest_run_id})")
     for event in result.events:
         print(f"  {event}")
@@ -251,6 +252,12 @@ def parser() -> argparse.ArgumentParser:
     importer.add_argument("--display-name", help="a new listener's name, as the dashboard shows it")
     importer.add_argument("--timezone", help="a new listener's IANA timezone, e.g. Europe/Berlin (required for a "
                                              "listener the warehouse and settings do not know)")
+    real = commands.add_parser("check-real", help="run exports (yours, or a panel of real ones) through import, "
+                               "refresh and full_retrain in fresh folders and check what must hold",
+                               formatter_class=formatter)
+    from orchestration.real_check import add_arguments as real_arguments
+
+    real_arguments(real)
     bench = commands.add_parser("bench", help="time the real commands on demo histories and print the figures",
                                 formatter_class=formatter)
     from orchestration.benchmark import add_arguments
@@ -280,10 +287,15 @@ def main(argv: list[str] | None = None) -> int:
             ok = run_job(args.job, settings)
             print(_summary(settings))
             return 0 if ok else 1
-        from orchestration.benchmark import run_benchmark
         from orchestration.project import ensure_manifest
 
-        ensure_manifest(settings)  # the floor loads the definitions, which read dbt's manifest
+        ensure_manifest(settings)  # the commands they start load the definitions, which read dbt's manifest
+        if args.command == "check-real":
+            from orchestration.real_check import run_check
+
+            return run_check(args)
+        from orchestration.benchmark import run_benchmark
+
         run_benchmark(args)
         return 0
     except (WarehouseBusyError, SettingsError) as exc:
