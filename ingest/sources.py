@@ -1,4 +1,5 @@
-"""Pick the ingest source and land its records through the shared loaders.
+"""The dispatcher: pick the ingest source from settings and land its records through the shared
+loaders. It depends on the sources (ingest/spotify, ingest/demo), never the reverse.
 
 `auto` means the Spotify API when the three Spotify credentials are set; without them, the
 demo listener, but only into a warehouse that holds no other history: once real plays have
@@ -7,29 +8,17 @@ been imported, `auto` adds nothing (it never mixes generated plays into someone'
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import duckdb
 
-from ingest.demo import Truth, build_catalog, iter_demo_batches, save_truth, truth_path
-from warehouse.loaders import LoadReport, RawBatch, load_batch
+from ingest.demo.catalog import build_catalog
+
+from ingest.demo.generator import iter_demo_batches
+
+from ingest.demo.truth import Truth, save_truth, truth_path
+from ingest.results import IngestResult
+from ingest.spotify.source import ingest_from_spotify
+from warehouse.loaders import RawBatch, load_batch
 from warehouse.settings import Settings
-
-
-class IngestError(RuntimeError):
-    """A listener's pull failed in a way the user must fix (e.g. a dead refresh token)."""
-
-
-@dataclass
-class IngestResult:
-    source: str
-    reports: list[LoadReport] = field(default_factory=list)
-    events: list[str] = field(default_factory=list)
-    token_rotated: list[str] = field(default_factory=list)
-
-    @property
-    def plays_inserted(self) -> int:
-        return sum(r.plays_inserted for r in self.reports)
 
 
 def resolve_source(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
@@ -46,8 +35,6 @@ def run_ingest(con: duckdb.DuckDBPyConnection, settings: Settings) -> IngestResu
     """Land new plays from the configured source; `none` only records the listener."""
     source = resolve_source(con, settings)
     if source == "spotify":
-        from ingest.spotify_source import ingest_from_spotify
-
         return ingest_from_spotify(con, settings)
     if source == "demo":
         truths: dict[str, Truth] = {}
@@ -66,7 +53,7 @@ def run_ingest(con: duckdb.DuckDBPyConnection, settings: Settings) -> IngestResu
 
 
 def _keep_truths(truths: dict, reports: list, settings: Settings) -> None:
-    """The demo generator's truth per listener (rule 9 of ingest/demo.py), for measuring the
+    """The demo generator's truth per listener (rule 9 of ingest/demo), for measuring the
     models against the best possible; written again only when the plays it describes changed."""
     catalog = None
     for report in reports:

@@ -1,4 +1,4 @@
-"""The oracle: on a demo listener, the probabilities the generator itself drew from (ingest/demo.py,
+"""The oracle: on a demo listener, the probabilities the generator itself drew from (ingest/demo,
 rule 9), the best any predictor could do. Used only to measure, after the served predictor was
 chosen: how far the model and the baselines are from it, and what share of the gap between the
 best baseline and the oracle the model closes. Nothing here reaches training.
@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from ingest.demo import truth_path
+from ingest.demo.truth import truth_path
 from ml.metrics import binary_metrics, multiclass_metrics
 
 

@@ -58,7 +58,7 @@ class Folder:
         (root / "dagster_home").mkdir(parents=True)
         shutil.copy(DAGSTER_YAML, root / "dagster_home" / "dagster.yaml")
         features = root / "features.csv"
-        from ingest.demo import write_features_file
+        from ingest.demo.files import write_features_file
 
         write_features_file(features)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "WEBSITE_", "DAGSTER_"))}
@@ -131,11 +131,14 @@ def measure_floor(root: Path, repeats: int) -> dict:
 
 
 def measure_size(root: Path, plays: int, repeats: int, refresh_plays: int) -> dict:
-    from ingest.demo import DEFAULT_END, Truth, build_catalog, save_truth, truth_path, write_new_plays, write_privacy_export
+    from ingest.demo.catalog import build_catalog
+    from ingest.demo.files import write_data_download, write_new_plays
+    from ingest.demo.rules import DEFAULT_END
+    from ingest.demo.truth import Truth, save_truth, truth_path
 
     folder = Folder(root)
     truth = Truth()
-    write_privacy_export(root / "my_spotify_data", plays, truth=truth)
+    write_data_download(root / "my_spotify_data", plays, truth=truth)
     # kept where the command's data dir is, so its runs are measured against the generator too
     save_truth(truth, build_catalog(42), truth_path(root / folder.env["SPOTIFY_BRAIN_DATA_DIR"], folder.listener))
     figures: dict = {"plays": plays}
@@ -180,10 +183,11 @@ def model_figures(warehouse: Path, listener: str) -> dict:
 def measure_disk(root: Path, refreshes: int, plays: int = 2_000) -> dict:
     """`refreshes` refreshes in one folder, two new plays each, through the same code the command
     runs (in one process, so a month takes hours, not days); sizes after each day of 48."""
-    from ingest.demo import DEFAULT_END, write_privacy_export
+    from ingest.demo.files import write_data_download
+    from ingest.demo.rules import DEFAULT_END
 
     folder = Folder(root)
-    write_privacy_export(root / "my_spotify_data", plays)
+    write_data_download(root / "my_spotify_data", plays)
     folder.command("import", "my_spotify_data")
     folder.command("run", "--job", "full_retrain")
     script = DISK_SCRIPT.format(refreshes=refreshes, day=DAY_OF_REFRESHES, end=DEFAULT_END.isoformat(),
@@ -212,7 +216,7 @@ import json, os, sys
 from datetime import datetime, time, timedelta
 from pathlib import Path
 sys.argv = ["spotify-brain"]
-from ingest.demo import build_catalog
+from ingest.demo.catalog import build_catalog
 from orchestration.benchmark import _mb
 from orchestration.cli import run_job
 from orchestration.project import PROJECT_ROOT
@@ -267,7 +271,11 @@ def _add_demo_plays(folder: Folder, plays: int, number: int) -> None:
     """`plays` new demo plays for the main listener, landed as the demo source lands them (untimed)."""
     from zoneinfo import ZoneInfo
 
-    from ingest.demo import DEFAULT_END, build_catalog, generate_plays
+    from ingest.demo.catalog import build_catalog
+
+    from ingest.demo.generator import generate_plays
+
+    from ingest.demo.rules import DEFAULT_END
     from warehouse.connection import write_connection
     from warehouse.loaders import RawBatch, load_batch
 

@@ -192,8 +192,9 @@ def _what_next(enriched: dict, settings: Settings) -> str:
 
 def ingest_now(settings: Settings) -> int:
     """Pull new plays for every configured listener now, then enrich (the refresh job's first two steps)."""
-    from ingest.enrichment import enrich
-    from ingest.sources import IngestError, run_ingest
+    from ingest.enrichment.run import enrich
+    from ingest.results import IngestError
+    from ingest.sources import run_ingest
     from warehouse.connection import write_connection
     from warehouse.schema import ensure_schema
 
@@ -219,8 +220,8 @@ def ingest_now(settings: Settings) -> int:
 
 
 def auth(settings: Settings) -> int:
-    from ingest.spotify_auth import authorize
-    from ingest.spotify_client import SpotifyAuthError
+    from ingest.spotify.auth import authorize
+    from ingest.spotify.client import SpotifyAuthError
 
     try:
         token = authorize(settings)

@@ -74,7 +74,7 @@ def prune_old_runs(context: dg.SensorEvaluationContext):
 def _inbox_items(inbox) -> list[tuple[str, str, str]]:
     """(path, listener, version) of each export in the drop folder: files and folders directly in it
     belong to the main listener, those in a subfolder named after a listener to that listener."""
-    from ingest.privacy_export import classify
+    from ingest.spotify_download.files import classify
 
     items = []
     if not inbox.is_dir():

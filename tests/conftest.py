@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.demo import generate_demo_batches
+from ingest.demo.generator import generate_demo_batches
 from orchestration.project import PROJECT_ROOT
 from warehouse.loaders import load_batch
 from warehouse.schema import ensure_schema

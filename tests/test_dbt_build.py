@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from helpers import dbt
-from ingest.demo import generate_demo_batches
+from ingest.demo.generator import generate_demo_batches
 from warehouse.loaders import load_batch
 
 

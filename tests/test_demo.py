@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from ingest.demo import (
-    GENRES_BY_MOOD, MOOD_PERSISTENCE, WEEKDAY_PEAKS, WEEKEND_PEAKS, build_catalog, generate_demo_batches,
-    generate_plays,
-)
+from ingest.demo.catalog import build_catalog
+
+from ingest.demo.generator import generate_demo_batches, generate_plays
+
+from ingest.demo.rules import GENRES_BY_MOOD, MOOD_PERSISTENCE, WEEKDAY_PEAKS, WEEKEND_PEAKS
 
 TZ = ZoneInfo("Europe/Berlin")
 
@@ -96,7 +97,8 @@ def test_every_play_has_a_known_track():
 
 
 def test_recording_the_truth_changes_no_play_and_covers_every_one():
-    from ingest.demo import PROFILES, MOODS, Truth
+    from ingest.demo.rules import MOODS, PROFILES
+    from ingest.demo.truth import Truth
 
     catalog = build_catalog(42)
     truth = Truth()
@@ -113,7 +115,7 @@ def test_recording_the_truth_changes_no_play_and_covers_every_one():
 def test_a_running_session_blocks_the_minutes_of_the_hour_it_covers():
     from datetime import datetime, timedelta
 
-    from ingest.demo import _unblocked_share
+    from ingest.demo.generator import _unblocked_share
 
     hour = datetime(2026, 3, 2, 18)
     assert _unblocked_share(hour, hour - timedelta(minutes=5)) == 1

@@ -9,7 +9,7 @@ import pytest
 
 from browser import open_page
 from export.write import validate
-from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS
+from ingest.demo.rules import WEEKDAY_PEAKS, WEEKEND_PEAKS
 from orchestration.cli import main
 from orchestration.project import PROJECT_ROOT
 from conftest import isolate
@@ -177,7 +177,7 @@ def test_without_any_audio_features_everything_still_runs(demo_warehouse, dbt_ma
 def test_one_session_gets_baselines_and_null_metrics(env, dbt_manifest, monkeypatch):
     from datetime import datetime, timedelta
 
-    from ingest.demo import generate_demo_batches
+    from ingest.demo.generator import generate_demo_batches
     from warehouse.loaders import load_batch
     from warehouse.schema import ensure_schema
 

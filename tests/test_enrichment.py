@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from fake_spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify, track_object
-from ingest.enrichment import enrich
+from ingest.enrichment.run import enrich
 from warehouse.loaders import RawBatch, load_batch
 from warehouse.schema import ensure_schema
 from warehouse.settings import load_settings

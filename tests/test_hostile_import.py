@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.privacy_export import import_export
+from ingest.spotify_download.importer import import_download
 from orchestration.cli import main
 from warehouse.loaders import ensure_listener
 from warehouse.schema import ensure_schema
@@ -54,7 +54,7 @@ def _failed_reason(report, name: str) -> str:
     (b'{"ts": "2025-01-01T00:00:00Z"}', "expected a JSON list"),
 ])
 def test_an_unreadable_file_is_named_and_the_good_one_lands(con, tmp_path, data, reason):
-    report = import_export(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json": data}), "me")
+    report = import_download(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json": data}), "me")
     assert reason in _failed_reason(report, "Streaming_History_Audio_2025_1.json")
     assert report.plays_inserted == 5 and _adds_up(report)
 
@@ -84,7 +84,7 @@ def test_damaged_encrypted_and_bomb_members_are_refused_and_the_rest_lands(con, 
     start = data.index(b"Streaming_History_Audio_2025_1.json") + 60  # inside that member's compressed data
     data[start] ^= 0xFF
     archive.write_bytes(bytes(data))
-    report = import_export(con, archive, "me")
+    report = import_download(con, archive, "me")
     assert "damaged zip member" in _failed_reason(report, "Audio_2025_1.json")
     assert "encrypted" in _failed_reason(report, "Audio_2025_2.json")
     assert "zip bomb" in _failed_reason(report, "Audio_2025_3.json")
@@ -105,14 +105,14 @@ def test_glob_characters_read_only_that_file_and_links_out_of_the_folder_are_ref
     (outside / "Streaming_History_Audio_9.json").write_text(json.dumps(GOOD))
     folder = _export(tmp_path / "export [2025]", **{"Streaming_History_Audio_*.json": json.dumps(GOOD[:2]).encode()})
     (folder / "Streaming_History_Audio_link.json").symlink_to(outside / "Streaming_History_Audio_9.json")
-    report = import_export(con, folder, "me")
+    report = import_download(con, folder, "me")
     assert report.records_read == 7  # 5 + 2: nothing read twice through a pattern
     assert "outside the export folder" in _failed_reason(report, "Streaming_History_Audio_link.json")
 
 
 def test_a_huge_value_gives_a_short_reason(con, tmp_path):
     huge = [{**GOOD[0], "spotify_track_uri": "x" * 5_000_000}]
-    import_export(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json": json.dumps(huge).encode()}),
+    import_download(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json": json.dumps(huge).encode()}),
                   "me")
     (reason, payload), = con.execute("select reason, payload from raw.rejected_records").fetchall()
     assert reason.startswith("spotify_track_uri is not a track URI") and len(reason) < 300 and len(payload) <= 2000
@@ -121,7 +121,7 @@ def test_a_huge_value_gives_a_short_reason(con, tmp_path):
 def test_plays_before_spotify_or_in_the_future_are_rejected_with_the_reason(con, tmp_path):
     dated = [{**GOOD[0], "ts": ts} for ts in ("0001-01-01T00:00:00Z", "2099-06-01T00:00:00Z", "9999-12-31T23:59:59Z",
                                                (datetime.utcnow() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))]
-    report = import_export(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json":
+    report = import_download(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json":
                                                                json.dumps(dated).encode()}), "me")
     assert report.rejected_by_reason == {"played_at before Spotify existed": 1, "played_at in the future": 2}
     assert report.plays_inserted == 6 and _adds_up(report)  # two hours ahead is within the clock's slack
@@ -173,7 +173,7 @@ def test_hundreds_of_damaged_variants_never_raise_and_always_add_up(tmp_path, va
         con = duckdb.connect()
         ensure_schema(con)
         ensure_listener(con, "me", "Me", "UTC", "test")
-        report = import_export(con, folder, "me")
+        report = import_download(con, folder, "me")
         assert _adds_up(report), (number, report)
         assert report.files_read + len(report.failed_files) == 2, (number, report)
         stored = con.execute("select count(*) from raw.plays").fetchone()[0]

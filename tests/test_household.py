@@ -9,7 +9,7 @@ import pytest
 
 import ml.session_start
 from export.write import validate
-from ingest.demo import HOUSEHOLD, PROFILES, WEEKDAY_PEAKS, WEEKEND_PEAKS
+from ingest.demo.rules import HOUSEHOLD, PROFILES, WEEKDAY_PEAKS, WEEKEND_PEAKS
 from orchestration.cli import main
 from warehouse.settings import load_settings
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from helpers import dbt
-from ingest.demo import generate_demo_batches
+from ingest.demo.generator import generate_demo_batches
 from warehouse.loaders import RawBatch, load_batch
 from warehouse.schema import ensure_schema
 from warehouse.settings import load_settings

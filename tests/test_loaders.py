@@ -5,7 +5,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from ingest.demo import generate_demo_batches
+from ingest.demo.generator import generate_demo_batches
 from warehouse.connection import WarehouseBusyError, write_connection, writer_lock
 from warehouse.loaders import RawBatch, latest_played_at_ms, load_batch
 from warehouse.schema import ensure_schema

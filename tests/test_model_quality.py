@@ -11,7 +11,10 @@ import duckdb
 import pytest
 
 from conftest import isolate
-from ingest.demo import WEEKDAY_PEAKS, WEEKEND_PEAKS, build_catalog, generate_demo_batches, save_truth, truth_path
+from ingest.demo.catalog import build_catalog
+from ingest.demo.generator import generate_demo_batches
+from ingest.demo.rules import WEEKDAY_PEAKS, WEEKEND_PEAKS
+from ingest.demo.truth import save_truth, truth_path
 from orchestration.cli import main
 from warehouse.loaders import load_batch
 from warehouse.schema import ensure_schema
@@ -60,7 +63,7 @@ def rhythmic(tmp_path_factory, dbt_manifest) -> Path:
 @pytest.fixture(scope="module")
 def sparse(tmp_path_factory, dbt_manifest) -> Path:
     """Like a real person: eight months, listening on about half the days, three moods, weak
-    habits that drift (ingest/demo.py PROFILES["real"])."""
+    habits that drift (ingest/demo/rules.py PROFILES["real"])."""
     folder = tmp_path_factory.mktemp("sparse")
     measure_one(240, folder, profile="real")
     return folder

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import ingest.export_records as export_records
-from ingest.privacy_export import import_export
+import ingest.spotify_download.records as export_records
+from ingest.spotify_download.importer import import_download
 from orchestration.cli import main
 from helpers import dbt
 from warehouse.loaders import ensure_listener
@@ -41,7 +41,7 @@ def _damaged(folder: Path) -> Path:
 
 
 def test_counts_add_up_and_say_why(con):
-    report = import_export(con, FIXTURES, "me")
+    report = import_download(con, FIXTURES, "me")
     assert report.files_read == 4
     assert report.records_read == 16
     assert (report.plays_inserted, report.duplicates_skipped, report.records_rejected, report.set_aside) == (9, 1, 3, 3)
@@ -56,9 +56,9 @@ def test_counts_add_up_and_say_why(con):
 
 
 def test_importing_twice_adds_nothing(con):
-    import_export(con, FIXTURES, "me")
+    import_download(con, FIXTURES, "me")
     before = con.execute("select count(*) from raw.plays").fetchone()[0]
-    again = import_export(con, FIXTURES, "me")
+    again = import_download(con, FIXTURES, "me")
     assert again.plays_inserted == 0 and again.duplicates_skipped == 10
     assert con.execute("select count(*) from raw.plays").fetchone()[0] == before
 
@@ -69,15 +69,15 @@ def test_zip_folder_and_single_file_land_the_same_plays(con, tmp_path):
         for file in FIXTURES.iterdir():
             zf.write(file, f"Spotify Extended Streaming History/{file.name}")
         zf.writestr("Spotify Extended Streaming History/ReadMeFirst_ExtendedStreamingHistory.pdf", b"%PDF")
-    report = import_export(con, archive, "me")
+    report = import_download(con, archive, "me")
     assert report.plays_inserted == 9
     assert list(report.skipped_files.values()) == ["not a streaming-history file"]
-    single = import_export(con, FIXTURES / "endsong_0.json", "me")
+    single = import_download(con, FIXTURES / "endsong_0.json", "me")
     assert (single.plays_inserted, single.duplicates_skipped) == (0, 2)
 
 
 def test_damaged_files_are_named_and_the_rest_loads(con, tmp_path):
-    report = import_export(con, _damaged(tmp_path / "export"), "me")
+    report = import_download(con, _damaged(tmp_path / "export"), "me")
     failed = report.failed_files
     assert set(Path(name.split("!")[-1]).name for name in failed) == {
         "Streaming_History_Audio_2020_1.json", "Streaming_History_Audio_2020_2.json",
@@ -92,7 +92,7 @@ def test_damaged_files_are_named_and_the_rest_loads(con, tmp_path):
 
 
 def test_no_ip_user_agent_username_or_country_is_stored(con):
-    import_export(con, FIXTURES, "me")
+    import_download(con, FIXTURES, "me")
     dump = " ".join(str(row) for table in ("plays", "tracks", "rejected_records", "ingest_runs")
                     for row in con.execute(f"select * from raw.{table}").fetchall())
     for private in ("192.0.2.10", "198.51.100.7", "Mozilla", "someone", "'DE'", "'SE'"):
@@ -119,7 +119,7 @@ def test_one_history_whatever_the_order_of_imports(tmp_path):
         ensure_schema(con)
         ensure_listener(con, "me", "Me", "Europe/Berlin", "test")
         for name in order:
-            import_export(con, FIXTURES / name, "me")
+            import_download(con, FIXTURES / name, "me")
         con.close()
         results.append(_build(warehouse))
     assert results[0] == results[1]
@@ -173,7 +173,7 @@ def test_records_of_the_wrong_shape_are_rejected_by_name_and_the_rest_load(con, 
                {**good, "spotify_track_uri": "spotify:track:short"}, {**good, "shuffle": 1}]
     path = tmp_path / "Streaming_History_Audio_2024.json"
     path.write_text(json.dumps(records))
-    report = import_export(con, path, "me")
+    report = import_download(con, path, "me")
     assert (report.records_read, report.plays_inserted, report.records_rejected) == (10, 1, 9)
     assert report.rejected_by_reason == {
         "record is not an object": 3, "skipped has type varchar, expected boolean": 1,
@@ -221,13 +221,13 @@ def test_the_fast_read_and_the_whole_record_read_check_alike(tmp_path, monkeypat
 
 
 def test_an_import_in_several_batches_lands_what_one_batch_lands(con, tmp_path, monkeypatch):
-    whole = import_export(con, FIXTURES, "me")
+    whole = import_download(con, FIXTURES, "me")
     in_one = con.execute("select * exclude (ingest_run_id, loaded_at) from raw.plays order by all").fetchall()
     other = duckdb.connect(str(tmp_path / "batches.duckdb"))
     ensure_schema(other)
     ensure_listener(other, "me", "Me", "Europe/Berlin", "test")
-    monkeypatch.setattr("ingest.privacy_export.CHUNK_RECORDS", 2)  # a batch after every file
-    batched = import_export(other, FIXTURES, "me")
+    monkeypatch.setattr("ingest.spotify_download.importer.CHUNK_RECORDS", 2)  # a batch after every file
+    batched = import_download(other, FIXTURES, "me")
     assert vars(batched) == vars(whole)
     assert other.execute("select * exclude (ingest_run_id, loaded_at) from raw.plays order by all").fetchall() == in_one
     runs = other.execute("select count(*), sum(records_read) from raw.ingest_runs").fetchone()

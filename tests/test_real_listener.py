@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from export.write import validate
-from ingest.demo import write_features_file, write_privacy_export
+from ingest.demo.files import write_data_download, write_features_file
 from orchestration.cli import main
 
 
@@ -21,7 +21,7 @@ def listener(env, dbt_manifest, monkeypatch):
     monkeypatch.setenv("SPOTIFY_BRAIN_TIMEZONE", "America/New_York")
     monkeypatch.setenv("SPOTIFY_BRAIN_AUDIO_FEATURES", "file")
     monkeypatch.setenv("SPOTIFY_BRAIN_AUDIO_FEATURES_FILE", str(write_features_file(env / "features.csv")))
-    write_privacy_export(env / "my_spotify_data", 2500)
+    write_data_download(env / "my_spotify_data", 2500)
     return env
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import real_quirks
 from export.write import validate
-from ingest.privacy_export import import_export
+from ingest.spotify_download.importer import import_download
 from orchestration.cli import main
 from orchestration.real_check import accounting_problems, year_problems
 from orchestration.real_check_count import count_export
@@ -30,7 +30,7 @@ def con(tmp_path):
 def _import(con, tmp_path, records: list[dict], name: str = "Streaming_History_Audio_2023_0.json"):
     path = tmp_path / name
     path.write_text(json.dumps(records))
-    report = import_export(con, path, "me")
+    report = import_download(con, path, "me")
     assert report.records_read == len(records) == (report.plays_inserted + report.duplicates_skipped
                                                    + report.plays_folded + report.records_rejected + report.set_aside)
     assert not report.failed_files and not report.skipped_files

@@ -11,10 +11,10 @@ import duckdb
 import pytest
 
 from fake_spotify import CLIENT_ID, CLIENT_SECRET, FakeSpotify, minutes_ago
-from ingest import spotify_source
-from ingest.enrichment import enrich
-from ingest.sources import IngestError
-from ingest.spotify_source import ingest_from_spotify
+from ingest.spotify import source as spotify_source
+from ingest.enrichment.run import enrich
+from ingest.results import IngestError
+from ingest.spotify.source import ingest_from_spotify
 from warehouse.schema import ensure_schema
 from warehouse.settings import load_settings
 
@@ -84,7 +84,7 @@ def plays_per_key() -> dict:
 
 
 def offered(fake: FakeSpotify) -> set[str]:
-    from ingest.spotify_api import played_at_ms
+    from ingest.spotify.recently_played import played_at_ms
     return {f"{i['track']['id']}@{played_at_ms(i)}" for i in fake.history
             if isinstance(i, dict) and isinstance(i.get("track"), dict) and played_at_ms(i)}
 

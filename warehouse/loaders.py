@@ -139,6 +139,13 @@ def ensure_listener(con: duckdb.DuckDBPyConnection, listener_id: str, display_na
     )
 
 
+def save_listener(con: duckdb.DuckDBPyConnection, listener_id: str, display_name: str, timezone_name: str,
+                  source: str) -> None:
+    """Record a listener, or give a known one this name and timezone (an import that says them)."""
+    con.execute("insert or replace into raw.listeners values (?, ?, ?, ?, ?, ?)",
+                [listener_id, display_name, timezone_name, source, f"{source}-listener", _utcnow()])
+
+
 def _arrow(rows: list[dict] | pa.Table, schema: pa.Schema) -> pa.Table:
     return rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
 

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
     demo_seed: int = Field(42, validation_alias=_env("SPOTIFY_BRAIN_DEMO_SEED"))
     demo_days: int = Field(365, ge=1, validation_alias=_env("SPOTIFY_BRAIN_DEMO_DAYS"))
     demo_listeners: int = Field(1, ge=1, validation_alias=_env("SPOTIFY_BRAIN_DEMO_LISTENERS"))
-    # how the first demo listener listens (ingest/demo.py PROFILES): `real` is a sparse, drifting one
+    # how the first demo listener listens (ingest/demo/rules.py PROFILES): `real` is a sparse, drifting one
     demo_profile: Literal["steady", "real", "night_owl", "early_bird", "flat"] = Field(
         "steady", validation_alias=_env("SPOTIFY_BRAIN_DEMO_PROFILE"))
 

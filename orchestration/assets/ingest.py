@@ -6,8 +6,8 @@ import dagster as dg
 from pydantic import Field
 
 from export.build import coverage_rows
-from ingest.enrichment import enrich
-from ingest.privacy_export import import_for_listener
+from ingest.enrichment.run import enrich
+from ingest.spotify_download.importer import import_for_listener
 from ingest.sources import run_ingest
 from orchestration.resources import settings_and_writer
 from warehouse.schema import ensure_schema

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 
-from ingest.spotify_client import SpotifyApi
+from ingest.spotify.client import SpotifyApi
 from warehouse.loaders import RawBatch, latest_played_at_ms
 from warehouse.settings import ListenerConfig
 

@@ -4,7 +4,7 @@ One listener's failure does not stop the others. A rate limit over the cap is a 
 (recorded, cursor unchanged, the run goes on); a refused refresh token, refused credentials,
 a refused request (4xx, e.g. a user not registered with a development-mode app) or an outage
 are recorded for that listener with what to do, and then fail the run, naming each listener.
-Enrichment (genres, audio features) is its own step after this one (ingest/enrichment.py).
+Enrichment (genres, audio features) is its own step after this one (ingest/enrichment/).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import time
 import duckdb
 import spotipy
 
-from ingest.sources import IngestError, IngestResult
-from ingest.spotify_api import SOURCE, pull_new_plays
-from ingest.spotify_client import (SpotifyApi, SpotifyAuthError, SpotifyAuthExpiredError, SpotifyRateLimitedError,
+from ingest.results import IngestError, IngestResult
+from ingest.spotify.recently_played import SOURCE, pull_new_plays
+from ingest.spotify.client import (SpotifyApi, SpotifyAuthError, SpotifyAuthExpiredError, SpotifyRateLimitedError,
                                    SpotifyUnavailableError, refusal_hint)
 from warehouse.loaders import load_batch, record_stopped_run
 from warehouse.settings import Settings

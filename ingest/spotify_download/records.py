@@ -1,4 +1,4 @@
-"""Check the records of privacy-export files in DuckDB, and turn checked records into a batch.
+"""Check the records of a data download's files in DuckDB, and turn checked records into a batch.
 Checked records are staged in DuckDB tables and land from there, never copied through Python.
 
 DuckDB reads each file (`read_json`, in file order) and every check runs in SQL, so a
@@ -14,17 +14,29 @@ In conditions, a field's name is its typed value, `<field>_type` its JSON type a
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
+from ingest.spotify_download.files import DownloadFile, ImportFileError, shown
 from warehouse.loaders import REJECT_SCHEMA, TRACK_SCHEMA, RawBatch
 from warehouse.schema import platform_kind_sql
 
 TRACK_URI = "^spotify:track:([0-9A-Za-z]{22})$"
+
+
 INT32_MAX = 2_147_483_647
+
+
 QUOTED = 120
+
+
 SQL_TYPES = {"string": "varchar", "boolean": "boolean", "count": "bigint"}
+
+
 JSON_TYPES = {"string": "'VARCHAR'", "boolean": "'BOOLEAN'", "count": "'UBIGINT', 'BIGINT'"}
+
 
 EXTENDED_FIELDS = {  # field -> expected JSON type
     "ts": "string", "ms_played": "count", "spotify_track_uri": "string",
@@ -33,6 +45,8 @@ EXTENDED_FIELDS = {  # field -> expected JSON type
     "shuffle": "boolean", "skipped": "boolean", "platform": "string",
     "spotify_episode_uri": "string", "episode_name": "string", "audiobook_uri": "string", "audiobook_title": "string",
 }
+
+
 ACCOUNT_FIELDS = {"endTime": "string", "artistName": "string", "trackName": "string", "msPlayed": "count"}
 
 
@@ -74,6 +88,8 @@ EXTENDED = {
         shuffle, {platform_kind_sql("platform")} as platform, master_metadata_track_name as track_name,
         master_metadata_album_album_name as album_name, master_metadata_album_artist_name as artist_name""",
 }
+
+
 # Account data has names but no track id: the id is a hash of artist and track name
 # (`name:<hash>`), resolved to a real track in dbt (int_plays__track_resolved).
 ACCOUNT = {
@@ -92,7 +108,10 @@ ACCOUNT = {
         null::varchar as platform, trackName as track_name, null::varchar as album_name,
         artistName as artist_name""",
 }
+
+
 FORMATS = {"extended": EXTENDED, "account": ACCOUNT}
+
 
 WHOLE_RECORDS = ("select row_number() over () - 1 as record_no, json as rec "
                  "from read_json($path, format='array', records=false, columns={'json': 'JSON'})")
@@ -203,3 +222,48 @@ def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: s
     batch = RawBatch(source, listener_id, plays=plays, tracks=tracks, rejected=rejected, set_aside=set_aside,
                      note=note)
     return batch, reasons
+
+
+def _diagnose(name: str, path: Path, error: Exception) -> str:
+    """Why a file cannot be read as a list of records, in words that name it. Reads a few bytes
+    only (the file may be large), and DuckDB's own message for the rest."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:64]:
+        return f"{name}: UTF-16 (or other wide) text, not UTF-8; open it in an editor and save it as UTF-8"
+    first = head.lstrip()[:1]
+    if not first:
+        return f"{name}: empty file"
+    if first != b"[" and not head.startswith(b"\xef\xbb\xbf["):
+        found = {b"{": "an object", b'"': "a string"}.get(first, "something else")
+        return f"{name}: expected a JSON list of records, found {found}"
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, UnicodeDecodeError) or "UTF-8" in message:
+        return f"{name}: not UTF-8 text ({shown(message.split(': ', 1)[-1])})"
+    where = message.split('",', 1)[-1].strip() if '",' in message else message
+    return f"{name}: invalid or truncated JSON ({shown(where)})"
+
+
+@dataclass
+class ParsedFile:
+    source: str                    # extended_history | account_data
+    table: str | None              # the staged, checked records (None for a file only counted)
+    set_aside: int = 0             # records of a file set aside whole (videos, podcasts, audiobooks)
+    records: int = 0
+
+
+def parse_file(con: duckdb.DuckDBPyConnection, file: DownloadFile, path: Path, table: str) -> ParsedFile:
+    """Check one file's records into `table`; raise ImportFileError if the file as a whole is unreadable."""
+    source = "account_data" if file.kind in ("account", "account_not_music") else "extended_history"
+    size = path.stat().st_size
+    if size == 0 or (size < 1024 and not path.read_bytes().strip()):
+        raise ImportFileError(f"{file.name}: empty file")
+    try:
+        if file.kind in ("video", "account_not_music"):
+            return ParsedFile(source, None, set_aside=count_records(con, str(path)))
+        return ParsedFile(source, table, records=stage_file(con, str(path), file.kind, file.name, table))
+    # DuckDB's errors, and the Python ones its messages can raise (a message quoting bytes that
+    # are not UTF-8 cannot even be decoded)
+    except (duckdb.Error, UnicodeError, RecursionError, ValueError) as exc:
+        con.execute(f"drop table if exists {table}")
+        raise ImportFileError(_diagnose(file.name, path, exc)) from None

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyOauthError
 
-from ingest.spotify_client import SCOPES, HeadlessOAuth, SpotifyAuthError
+from ingest.spotify.client import SCOPES, HeadlessOAuth, SpotifyAuthError
 from warehouse.settings import Settings
 
 

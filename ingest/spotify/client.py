@@ -52,6 +52,10 @@ class BudgetSpentError(RuntimeError):
     """This run's share of Spotify calls is used up; the rest waits for the next run."""
 
 
+# what ends a run's Spotify lookups cleanly: the rest waits for the next run
+STOPPED = (SpotifyRateLimitedError, SpotifyUnavailableError, BudgetSpentError)
+
+
 class CallBudget:
     """How many more Spotify calls this run may make (None: no limit)."""
 

@@ -1,0 +1,168 @@
+"""The files of a data download: which are streaming history, and each as a local file DuckDB
+can read (a zip member unpacked with limits: a hostile zip can unpack to far more than it weighs)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
+
+
+VIDEO = re.compile(r"^(Streaming_History_Video_.*|endvideo.*)\.json$")
+
+
+# account data's podcast and audiobook files: streaming history too, set aside and counted
+ACCOUNT_NOT_MUSIC = re.compile(r"^StreamingHistory_(podcast|audiobook)_.*\.json$")
+
+
+ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
+
+
+class ImportFileError(ValueError):
+    """A whole file could not be read; nothing of it was loaded."""
+
+
+# Caps for zip members (a hostile zip can unpack to far more than it weighs): Spotify's files
+# are about 10 MB each and its JSON compresses about ten to one.
+MAX_MEMBER_BYTES = 1 << 30
+MAX_UNPACKED_BYTES = 8 << 30      # everything one import unpacks into its scratch folder
+MAX_RATIO = 100
+MIN_BOMB_BYTES = 1 << 20          # below this a high ratio is harmless
+GLOB = re.compile(r"[*?\[\]{}]")  # DuckDB reads these in a path as a pattern
+SHOWN = 200                       # characters of a name or a value a message quotes
+
+
+def shown(text: str) -> str:
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
+@dataclass
+class DownloadFile:
+    name: str      # as shown to the user: the path, or zip!member
+    kind: str      # extended | account | video | account_not_music
+    path: Path     # the file, or the zip it is in
+    member: zipfile.ZipInfo | None = None
+
+    def local_path(self, scratch: Path, room: int) -> Path:
+        """A path DuckDB reads as exactly this file: the file itself; a link to it under a plain
+        name when its path holds glob characters; or the zip member unpacked to `scratch`, at
+        most `room` bytes. Raises ImportFileError for a member that is damaged, encrypted or a bomb."""
+        if self.member is None:
+            if not GLOB.search(str(self.path.resolve())):
+                return self.path
+            scratch.symlink_to(self.path.resolve())
+            return scratch
+        _unpack(self.name, self.path, self.member, scratch, room)
+        return scratch
+
+
+def _unpack(name: str, archive_path: Path, info: zipfile.ZipInfo, target: Path, room: int) -> None:
+    if info.flag_bits & 0x1:
+        raise ImportFileError(f"{name}: encrypted (password-protected) zip member; unpack the zip yourself and "
+                              "import the folder")
+    limit = min(MAX_MEMBER_BYTES, room, max(MAX_RATIO * info.compress_size, MIN_BOMB_BYTES))
+    written = 0
+    try:
+        with zipfile.ZipFile(archive_path) as archive, archive.open(info) as source, target.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise ImportFileError(
+                        f"{name}: unpacks to more than {limit >> 20} MB from {info.compress_size} bytes; a zip bomb "
+                        "or not a Spotify export, so it is not imported")
+                out.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
+        target.unlink(missing_ok=True)
+        if isinstance(exc, ImportFileError):
+            raise
+        raise ImportFileError(f"{name}: damaged zip member ({shown(str(exc))}); download the export again") from None
+
+
+def classify(name: str) -> str | None:
+    base = name.rsplit("/", 1)[-1]
+    if EXTENDED.match(base):
+        return "extended"
+    if VIDEO.match(base):
+        return "video"
+    if ACCOUNT_NOT_MUSIC.match(base):
+        return "account_not_music"
+    if ACCOUNT.match(base):
+        return "account"
+    return None
+
+
+def discover(path: Path, report) -> Iterator[DownloadFile]:
+    """Every streaming-history file under `path` (a zip, a folder, or one file), in name order.
+    Files that cannot be taken are named in the import report's `failed_files` and
+    `skipped_files`: a link out of the folder, a damaged zip, a file that is not history."""
+    if not path.is_dir():
+        yield from _discover_file(path, report)
+        return
+    root = path.resolve()
+    for file in sorted(path.rglob("*")):
+        if file.is_symlink() and not file.resolve().is_relative_to(root):
+            report.failed_files[str(file)] = (f"{shown(str(file))}: a link to a file outside the export folder "
+                                              f"({shown(str(file.resolve()))}); not read")
+        elif file.is_file():
+            yield from _discover_file(file, report)
+
+
+def _discover_file(path: Path, report) -> Iterator[DownloadFile]:
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = sorted(archive.infolist(), key=lambda i: i.filename)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            report.failed_files[str(path)] = f"{path}: damaged zip ({shown(str(exc))}); download the export again"
+            return
+        for info in members:
+            if info.is_dir():
+                continue
+            name = f"{path}!{shown(info.filename)}"
+            kind = classify(info.filename)
+            if kind is None:
+                report.skipped_files[name] = "not a streaming-history file"
+            else:
+                yield DownloadFile(name, kind, path, info)
+    elif path.suffix.lower() == ".zip" or _starts_like_a_zip(path):
+        report.failed_files[str(path)] = (f"{path}: not a readable zip (cut short, perhaps by an interrupted "
+                                          "download); download the export again")
+    else:
+        kind = classify(path.name)
+        if kind is None:
+            report.skipped_files[str(path)] = "not a streaming-history file"
+        else:
+            yield DownloadFile(str(path), kind, path)
+
+
+def _starts_like_a_zip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
+class SeenFiles:
+    """Files already imported in this run, compared by size first and by content hash on a tie."""
+
+    def __init__(self) -> None:
+        self.by_size: dict[int, list[tuple[str, Path]]] = {}
+        self.hashes: dict[Path, str] = {}
+
+    def _hash(self, path: Path) -> str:
+        if path not in self.hashes:
+            with path.open("rb") as handle:
+                self.hashes[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return self.hashes[path]
+
+    def same_as(self, name: str, path: Path) -> str | None:
+        earlier = self.by_size.setdefault(path.stat().st_size, [])
+        for other_name, other_path in earlier:
+            if self._hash(other_path) == self._hash(path):
+                return other_name
+        earlier.append((name, path))
+        return None
