@@ -1,4 +1,4 @@
-"""Next-track mood: the candidates of ml/training.py on what is known before the next track,
+"""Next-track mood: the candidates of ml/candidates.py on what is known before the next track,
 the best by rolling origin judged on a time-ordered holdout against four baselines; the better
 one is served. On a demo listener the run also records how far both are from the oracle."""
 
@@ -12,12 +12,10 @@ import numpy as np
 
 from ml.baselines import MOOD_BASELINES, HourFrequencyBaseline, MajorityBaseline, TransitionBaseline
 from ml.metrics import multiclass_metrics, reliability_table
-from ml.oracle import Oracle, mood_figures, with_gap
-from ml.registry import ModelRun, current_run, fingerprint, load_artifact, make_run_id, save_run
-from ml.training import (
-    CANDIDATES, PARAMS, Columns, LearnedModel, choose_served, confidence_kind, data_window, load_frame,
-    one_blas_thread, rolling_origin_select, take, time_split,
-)
+from ml.oracle import Oracle, mood_figures
+from ml.candidates import Columns, LearnedModel
+from ml.registry import ModelRun, current_run, fingerprint, load_artifact
+from ml.training import Task, load_frame, one_blas_thread, train_and_store
 
 COLUMNS = Columns(
     # the last moods, the hour, and the hour the session started in (its own for a first play)
@@ -76,8 +74,59 @@ class NextMoodModel(LearnedModel):
         return proba
 
 
-def _log_loss(classes: np.ndarray):
-    return lambda predictor, frame: multiclass_metrics(frame["target"], predictor.predict_proba(frame), classes)["log_loss"]
+class NextMoodTask(Task):
+    """The next-track mood for the shared routine: classes are the mood clusters."""
+
+    model_name = "next_mood"
+    columns = COLUMNS
+    min_train_rows = MIN_TRAIN_ROWS
+    baselines = BASELINES_BY_NAME
+    fallback = "majority"
+    train_metric = "train_accuracy"
+    no_holdout_note = "only {n} next-track rows: no holdout, metrics are null"
+    too_few_note = "{cut} training rows (need {need} with two moods): no model trained"
+
+    def __init__(self, classes: np.ndarray):
+        self.classes = classes
+
+    def labels(self, frame: dict) -> np.ndarray:
+        frame["target"] = frame["target_mood_cluster_id"].astype(int)
+        return frame["target"]
+
+    def baseline(self, name: str):
+        return self.baselines[name](self.classes)
+
+    def candidate(self, candidate) -> NextMoodModel:
+        return NextMoodModel(self.classes, candidate)
+
+    def loss(self, predictor, frame: dict) -> float | None:
+        return multiclass_metrics(frame["target"], predictor.predict_proba(frame), self.classes)["log_loss"]
+
+    def evaluate(self, predictor, train: dict, val: dict) -> dict:
+        return multiclass_metrics(val["target"], predictor.predict_proba(val), self.classes)
+
+    def train_figure(self, predictor, train: dict) -> float | None:
+        return multiclass_metrics(train["target"], predictor.predict_proba(train), self.classes)["accuracy"]
+
+    def empty_metrics(self) -> dict:
+        return {"train_accuracy": None,
+                **multiclass_metrics(np.array([]), np.empty((0, len(self.classes))), self.classes)}
+
+    def reliability(self, predictor, val: dict) -> list[dict]:
+        return reliability_table(val["target"], predictor.predict_proba(val), self.classes)
+
+    def oracle_figures(self, oracle: Oracle, con: duckdb.DuckDBPyConnection, val: dict) -> dict | None:
+        return mood_figures(oracle, con, val, self.classes)
+
+    def without_data(self, served: MajorityBaseline) -> MajorityBaseline:
+        served.distribution = np.full(len(self.classes), 1 / len(self.classes))
+        return served
+
+    def params(self) -> dict:
+        return {"classes": self.classes.tolist()}
+
+    def fingerprint(self, frame: dict, labels: np.ndarray) -> str:
+        return fingerprint(*(frame[k] for k in sorted(frame)))
 
 
 def _classes(con: duckdb.DuckDBPyConnection) -> np.ndarray:
@@ -93,7 +142,7 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
         return None
     frame = prepare(load_frame(con, "marts.ml_next_track_training", listener_id, "started_at, play_id"))
     with one_blas_thread():
-        return _train(con, listener_id, data_dir, classes, frame, learn=True, oracle=oracle)
+        return train_and_store(NextMoodTask(classes), con, listener_id, data_dir, frame, learn=True, oracle=oracle)
 
 
 def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun | None:
@@ -108,76 +157,7 @@ def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
                                 where mood_cluster_id is not null and state_mood_2 is not null)""",
                        listener_id, "started_at, play_id")
     frame["prev_mood_1"] = frame["prev_mood_1"].astype(int)
-    return _train(con, listener_id, data_dir, classes, frame, learn=False)
-
-
-def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, classes: np.ndarray, frame: dict,
-           learn: bool, oracle: Oracle | None = None) -> ModelRun:
-    frame["target"] = frame["target_mood_cluster_id"].astype(int)
-    n = len(frame["target"])
-    cut = time_split(n)
-    train, val = take(frame, slice(0, cut)), take(frame, slice(cut, n))
-
-    notes, baselines, fitted = [], {}, {}
-    if cut > 0 and n - cut > 0:
-        for name, baseline_class in BASELINES_BY_NAME.items():
-            fitted[name] = baseline_class(classes).fit(train)
-            baselines[name] = multiclass_metrics(val["target"], fitted[name].predict_proba(val), classes)
-    else:
-        notes.append(f"only {n} next-track rows: no holdout, metrics are null")
-
-    model_metrics = {"train_accuracy": None, **multiclass_metrics(np.array([]), np.empty((0, len(classes))), classes)}
-    trained = learn and cut >= MIN_TRAIN_ROWS and len(np.unique(train["target"])) > 1 and n - cut > 0
-    chosen, cv_scores, model = None, {}, None
-    if trained:
-        candidates = {name: (lambda c=c: NextMoodModel(classes, c)) for name, c in CANDIDATES.items()}
-        chosen, cv_scores = rolling_origin_select(candidates, train, _log_loss(classes), cut)
-        model = candidates[chosen]().fit(train)
-        model_metrics = {
-            "train_accuracy": multiclass_metrics(train["target"], model.predict_proba(train), classes)["accuracy"],
-            **multiclass_metrics(val["target"], model.predict_proba(val), classes),
-        }
-    elif not learn:
-        notes.append("no learned model yet (the daily full_retrain trains one): the best baseline is served")
-    else:
-        notes.append(f"{cut} training rows (need {MIN_TRAIN_ROWS} with two moods): no model trained")
-
-    choice = choose_served(
-        model_metrics["log_loss"] if trained else None,
-        {name: m["log_loss"] for name, m in baselines.items()}, fallback="majority",
-    )
-    notes.append(choice.reason)
-    held_out = model if choice.served == "model" else fitted.get(choice.served.removesuffix("_baseline"))
-    if held_out is not None:
-        model_metrics["reliability"] = reliability_table(val["target"], held_out.predict_proba(val), classes)
-    # measured only now that the choice is made: the oracle never steers it
-    figures = mood_figures(oracle, con, val, classes) if oracle and trained else None
-    if figures:
-        figures = with_gap(figures, model_metrics, baselines)
-    # the served predictor is refitted on all rows, so it knows the most recent listening
-    if choice.served == "model":
-        served = NextMoodModel(classes, CANDIDATES[chosen]).fit(frame)
-    else:
-        served = BASELINES_BY_NAME[choice.served.removesuffix("_baseline")](classes)
-        served = served.fit(frame) if n else _uniform(served, classes)
-    params = {**PARAMS, "classes": classes.tolist(), "min_train_rows": MIN_TRAIN_ROWS, "features": COLUMNS.names(),
-              "candidates": list(CANDIDATES) if learn else [], "chosen": chosen, "rolling_origin_log_loss": cv_scores}
-    data_start, data_end = data_window(con, listener_id)
-    run = ModelRun(
-        model_name="next_mood", listener_id=listener_id, params=params,
-        data_start=data_start, data_end=data_end,
-        n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
-        model_beats_baseline=choice.model_beats_baseline,
-        confidence_kind=confidence_kind(choice.served),
-        note="; ".join(notes), oracle=figures,
-        run_id=make_run_id("next_mood", listener_id, params, fingerprint(*(frame[k] for k in sorted(frame)))),
-    )
-    return save_run(con, run, data_dir, served)
-
-
-def _uniform(baseline: MajorityBaseline, classes: np.ndarray) -> MajorityBaseline:
-    baseline.distribution = np.full(len(classes), 1 / len(classes))
-    return baseline
+    return train_and_store(NextMoodTask(classes), con, listener_id, data_dir, frame, learn=False)
 
 
 def predict_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str) -> dict | None:

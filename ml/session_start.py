@@ -12,12 +12,10 @@ import numpy as np
 
 from ml.baselines import SESSION_BASELINES, HourOfDayRate, HourOfWeekRate
 from ml.metrics import best_f1_threshold, binary_metrics, reliability_table
-from ml.oracle import Oracle, session_figures, with_gap
-from ml.registry import ModelRun, current_run, fingerprint, load_artifact, make_run_id, save_run
-from ml.training import (
-    CANDIDATES, PARAMS, Columns, LearnedModel, choose_served, confidence_kind, data_window, load_frame,
-    one_blas_thread, rolling_origin_select, take, time_split,
-)
+from ml.oracle import Oracle, session_figures
+from ml.candidates import Columns, LearnedModel
+from ml.registry import ModelRun, current_run, fingerprint, load_artifact
+from ml.training import Task, load_frame, one_blas_thread, train_and_store
 
 # minutes since the latest play ended, in bands: a session that just ended (or still runs) holds
 # the next one back for a while, and how long is for the model to learn
@@ -66,10 +64,6 @@ class SessionModel(LearnedModel):
         return self.raw_proba(frame)[:, 1]
 
 
-def _log_loss(predictor, frame: dict) -> float | None:
-    return binary_metrics(frame["session_started"], predictor.predict_proba(frame))["log_loss"]
-
-
 def _evaluate(predictor, train: dict, val: dict) -> dict:
     """Holdout metrics; F1 at the threshold that was best on the training part."""
     threshold = best_f1_threshold(train["session_started"].astype(int), predictor.predict_proba(train))
@@ -78,13 +72,62 @@ def _evaluate(predictor, train: dict, val: dict) -> dict:
     return {**metrics, "threshold": threshold}
 
 
+class SessionStartTask(Task):
+    """Session start for the shared routine: one row per hour, did a session start in it."""
+
+    model_name = "session_start"
+    columns = COLUMNS
+    min_train_rows = MIN_TRAIN_ROWS
+    baselines = BASELINES_BY_NAME
+    fallback = "hour_of_day_rate"
+    train_metric = "train_roc_auc"
+    no_holdout_note = "only {n} hours of history: no holdout, metrics are null"
+    too_few_note = "{cut} training hours (need {need} with both outcomes): no model trained"
+
+    def labels(self, frame: dict) -> np.ndarray:
+        return frame["session_started"].astype(int)
+
+    def candidate(self, candidate) -> SessionModel:
+        return SessionModel(candidate)
+
+    def loss(self, predictor, frame: dict) -> float | None:
+        return binary_metrics(frame["session_started"], predictor.predict_proba(frame))["log_loss"]
+
+    def evaluate(self, predictor, train: dict, val: dict) -> dict:
+        return _evaluate(predictor, train, val)
+
+    def train_figure(self, predictor, train: dict) -> float | None:
+        return binary_metrics(train["session_started"], predictor.predict_proba(train))["roc_auc"]
+
+    def empty_metrics(self) -> dict:
+        return {"train_roc_auc": None, **binary_metrics(np.array([]), np.array([])), "threshold": None}
+
+    def reliability(self, predictor, val: dict) -> list[dict]:
+        return reliability_table(val["session_started"], predictor.predict_proba(val))
+
+    def oracle_figures(self, oracle: Oracle, con: duckdb.DuckDBPyConnection, val: dict) -> dict | None:
+        return session_figures(oracle, val)
+
+    def without_data(self, served):
+        served.overall, served.rates = 0.0, {}
+        return served
+
+    def finish(self, served, choice, model_metrics: dict, baselines: dict) -> None:
+        """The decision threshold that was best on the training part (for F1 in the export)."""
+        served.threshold = model_metrics["threshold"] if choice.served == "model" else baselines.get(
+            choice.served.removesuffix("_baseline"), {}).get("threshold") or 0.5
+
+    def fingerprint(self, frame: dict, labels: np.ndarray) -> str:
+        return fingerprint(frame["hour_start_utc"], labels)
+
+
 def train_session_start(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path,
                         oracle: Oracle | None = None) -> ModelRun:
     """Train, evaluate against the baselines (and, on a demo listener, the oracle), store the run
     and the served predictor."""
     frame = prepare(load_frame(con, "marts.ml_session_start_training", listener_id, "hour_start_utc"))
     with one_blas_thread():
-        return _train(con, listener_id, data_dir, frame, learn=True, oracle=oracle)
+        return train_and_store(SessionStartTask(), con, listener_id, data_dir, frame, learn=True, oracle=oracle)
 
 
 def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun:
@@ -92,70 +135,7 @@ def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_d
     hourly grid's time-ordered holdout and store the best as a run, so predictions are not empty."""
     frame = load_frame(con, "marts.fct_listening_hours", listener_id, "hour_start_utc")
     frame["session_started"] = frame["sessions_started"] > 0
-    return _train(con, listener_id, data_dir, frame, learn=False)
-
-
-def _train(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, frame: dict, learn: bool,
-           oracle: Oracle | None = None) -> ModelRun:
-    y = frame["session_started"].astype(int)
-    n = len(y)
-    cut = time_split(n)
-    train, val = take(frame, slice(0, cut)), take(frame, slice(cut, n))
-    notes, baselines, fitted = [], {}, {}
-    if cut > 0 and n - cut > 0:
-        for name, baseline_class in BASELINES_BY_NAME.items():
-            fitted[name] = baseline_class().fit(train)
-            baselines[name] = _evaluate(fitted[name], train, val)
-    else:
-        notes.append(f"only {n} hours of history: no holdout, metrics are null")
-
-    empty = binary_metrics(np.array([]), np.array([]))
-    model_metrics = {"train_roc_auc": None, **empty, "threshold": None}
-    trained = learn and cut >= MIN_TRAIN_ROWS and len(np.unique(y[:cut])) == 2 and n - cut > 0
-    chosen, cv_scores, model = None, {}, None
-    if trained:
-        candidates = {name: (lambda c=c: SessionModel(c)) for name, c in CANDIDATES.items()}
-        chosen, cv_scores = rolling_origin_select(candidates, train, _log_loss, cut)
-        model = candidates[chosen]().fit(train)
-        model_metrics = {
-            "train_roc_auc": binary_metrics(train["session_started"], model.predict_proba(train))["roc_auc"],
-            **_evaluate(model, train, val),
-        }
-    elif not learn:
-        notes.append("no learned model yet (the daily full_retrain trains one): the best baseline is served")
-    else:
-        notes.append(f"{cut} training hours (need {MIN_TRAIN_ROWS} with both outcomes): no model trained")
-
-    choice = choose_served(model_metrics["log_loss"] if trained else None,
-                           {name: m["log_loss"] for name, m in baselines.items()}, fallback="hour_of_day_rate")
-    notes.append(choice.reason)
-    held_out = model if choice.served == "model" else fitted.get(choice.served.removesuffix("_baseline"))
-    if held_out is not None:
-        model_metrics["reliability"] = reliability_table(val["session_started"], held_out.predict_proba(val))
-    # measured only now that the choice is made: the oracle never steers it
-    figures = session_figures(oracle, val) if oracle and trained else None
-    if figures:
-        figures = with_gap(figures, model_metrics, baselines)
-    served = SessionModel(CANDIDATES[chosen]) if choice.served == "model" else BASELINES_BY_NAME[choice.served.removesuffix("_baseline")]()
-    if n:
-        served.fit(frame)  # refitted on all hours, so it knows the most recent weeks
-        served.threshold = model_metrics["threshold"] if choice.served == "model" else baselines.get(
-            choice.served.removesuffix("_baseline"), {}).get("threshold") or 0.5
-    else:
-        served.overall, served.rates, served.threshold = 0.0, {}, 0.5
-    params = {**PARAMS, "min_train_rows": MIN_TRAIN_ROWS, "features": COLUMNS.names(),
-              "candidates": list(CANDIDATES) if learn else [], "chosen": chosen, "rolling_origin_log_loss": cv_scores}
-    data_start, data_end = data_window(con, listener_id)
-    run = ModelRun(
-        model_name="session_start", listener_id=listener_id, params=params,
-        data_start=data_start, data_end=data_end,
-        n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
-        model_beats_baseline=choice.model_beats_baseline,
-        confidence_kind=confidence_kind(choice.served),
-        note="; ".join(notes), oracle=figures,
-        run_id=make_run_id("session_start", listener_id, params, fingerprint(frame["hour_start_utc"], y)),
-    )
-    return save_run(con, run, data_dir, served)
+    return train_and_store(SessionStartTask(), con, listener_id, data_dir, frame, learn=False)
 
 
 def predict_session_starts(con: duckdb.DuckDBPyConnection, listener_id: str) -> dict[int, float] | None:

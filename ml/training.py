@@ -1,46 +1,24 @@
-"""What both supervised models share: loading a dbt table, the time-ordered split, and
-choosing what to serve (the learned model only when it beats every baseline on the holdout)."""
+"""The one train-evaluate-serve routine both supervised models go through (`train_and_store`), and
+what it is made of: loading a dbt table, the time-ordered split, choosing what to serve. Each
+model is a `Task`: only what differs between them (target, metrics, baselines, candidates)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import TimeSeriesSplit
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from ml.candidates import CANDIDATES, Candidate, Columns, LearnedModel, rolling_origin_select, take
+from ml.oracle import Oracle, with_gap
+from ml.registry import ModelRun, make_run_id, save_run
+
 HOLDOUT_FRACTION = 0.2
-ROLLING_ORIGIN_FOLDS = 3
 PARAMS = {"holdout": "last 20% by time",
           "selection": "rolling-origin log loss over 3 folds of the training part",
           "served_fit": "refitted on all rows after the holdout evaluation"}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One learned-model candidate. `logistic`: one-hot categories (crossed ones too), standardized
-    numbers, a regularized logistic regression, optionally stacked on the baselines' out-of-fold
-    predictions. `boosting`: gradient-boosted trees on the plain categories and numbers, which
-    find interactions themselves. How calibrated each is, the reliability table shows."""
-
-    kind: str = "logistic"
-    C: float = 1.0
-    stacked: bool = False
-
-
-# chosen between by rolling origin inside the training part (each costs a fit per fold: a
-# household retrains every listener, so the list is short)
-CANDIDATES = {
-    "logistic C=1": Candidate(C=1.0),
-    "logistic C=1 stacked on the baselines": Candidate(C=1.0, stacked=True),
-    "gradient boosting": Candidate(kind="boosting"),
-}
 
 
 def one_blas_thread():
@@ -77,10 +55,6 @@ def time_split(n: int, holdout_fraction: float = HOLDOUT_FRACTION) -> int:
     return n - int(round(n * holdout_fraction))
 
 
-def take(frame: dict[str, np.ndarray], rows: slice | np.ndarray) -> dict[str, np.ndarray]:
-    return {name: values[rows] for name, values in frame.items()}
-
-
 @dataclass
 class Choice:
     served: str            # "model" or "<baseline>_baseline"
@@ -109,121 +83,120 @@ def confidence_kind(served: str) -> str:
     return "estimated_baseline_probability" if served != "model" else "uncalibrated_model_probability"
 
 
-def candidate_estimator(candidate: Candidate, n_categorical: int, n_numeric: int):
-    """The estimator of a candidate for a matrix whose first n_categorical columns are categories."""
-    if candidate.kind == "boosting":
-        # small trees, many rows per leaf: a year of one person's listening is not much data
-        return HistGradientBoostingClassifier(
-            categorical_features=list(range(n_categorical)) or None, max_iter=40, learning_rate=0.2,
-            max_leaf_nodes=8, min_samples_leaf=50, l2_regularization=1.0, early_stopping=False, random_state=0)
-    return logistic_pipeline(n_categorical, n_numeric, candidate.C)
+class Task:
+    """What one model gives the routine. Predictors (baselines and candidates alike) have
+    `fit(frame)` and `predict_proba(frame)`; a frame is a dict of numpy columns, oldest row first."""
+
+    model_name: str
+    columns: Columns
+    min_train_rows: int
+    baselines: dict[str, type]     # name -> baseline class, fitted on the training part
+    fallback: str                  # the baseline served when none could be judged
+    train_metric: str              # the training-part figure stored beside the holdout's
+    no_holdout_note: str           # "{n}": too few rows for a holdout
+    too_few_note: str              # "{cut}", "{need}": too few training rows for a model
+
+    def labels(self, frame: dict) -> np.ndarray:
+        """The target of each row (a task may add it to the frame as a column)."""
+        raise NotImplementedError
+
+    def baseline(self, name: str):
+        return self.baselines[name]()
+
+    def candidate(self, candidate: Candidate) -> LearnedModel:
+        raise NotImplementedError
+
+    def loss(self, predictor, frame: dict) -> float | None:
+        """What rolling origin minimises: log loss."""
+        raise NotImplementedError
+
+    def evaluate(self, predictor, train: dict, val: dict) -> dict:
+        """The holdout metrics of a predictor fitted on `train`."""
+        raise NotImplementedError
+
+    def train_figure(self, predictor, train: dict) -> float | None:
+        raise NotImplementedError
+
+    def empty_metrics(self) -> dict:
+        raise NotImplementedError
+
+    def reliability(self, predictor, val: dict) -> list[dict]:
+        raise NotImplementedError
+
+    def oracle_figures(self, oracle: Oracle, con: duckdb.DuckDBPyConnection, val: dict) -> dict | None:
+        raise NotImplementedError
+
+    def without_data(self, served):
+        """The served predictor when there is no row at all to fit it on."""
+        raise NotImplementedError
+
+    def finish(self, served, choice: Choice, model_metrics: dict, baselines: dict) -> None:
+        """Anything the served predictor needs beyond its fit (a decision threshold, say)."""
+
+    def params(self) -> dict:
+        """What the stored run records about the task besides the routine's own parameters."""
+        return {}
+
+    def fingerprint(self, frame: dict, labels: np.ndarray) -> str:
+        raise NotImplementedError
 
 
-def logistic_pipeline(n_categorical: int, n_numeric: int, C: float) -> Pipeline:
-    """One-hot the first n_categorical columns, standardize the rest, regularized logistic regression."""
-    return Pipeline([
-        ("columns", ColumnTransformer([
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(n_categorical))),
-            ("numeric", StandardScaler(), list(range(n_categorical, n_categorical + n_numeric))),
-        ])),
-        # tol 1e-3: half the iterations of the default for a change in log loss of under 1%
-        ("classifier", LogisticRegression(C=C, max_iter=2000, tol=1e-3)),
-    ])
+def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, frame: dict,
+                    learn: bool, oracle: Oracle | None = None) -> ModelRun:
+    """Split by time; fit the baselines on the oldest 80 % and judge them on the newest 20 %; with
+    `learn`, choose a candidate by rolling origin inside the training part and judge it too;
+    serve it only if its holdout log loss beats the best baseline's, else that baseline; measure
+    the oracle only after the choice; refit the served predictor on every row; store the run."""
+    y = task.labels(frame)
+    n = len(y)
+    cut = time_split(n)
+    train, val = take(frame, slice(0, cut)), take(frame, slice(cut, n))
+    notes, baselines, fitted = [], {}, {}
+    if cut > 0 and n - cut > 0:
+        for name in task.baselines:
+            fitted[name] = task.baseline(name).fit(train)
+            baselines[name] = task.evaluate(fitted[name], train, val)
+    else:
+        notes.append(task.no_holdout_note.format(n=n))
 
+    model_metrics = task.empty_metrics()
+    trained = learn and cut >= task.min_train_rows and len(np.unique(y[:cut])) > 1 and n - cut > 0
+    chosen, cv_scores, model = None, {}, None
+    if trained:
+        candidates = {name: (lambda c=c: task.candidate(c)) for name, c in CANDIDATES.items()}
+        chosen, cv_scores = rolling_origin_select(candidates, train, task.loss, cut)
+        model = candidates[chosen]().fit(train)
+        model_metrics = {task.train_metric: task.train_figure(model, train), **task.evaluate(model, train, val)}
+    elif not learn:
+        notes.append("no learned model yet (the daily full_retrain trains one): the best baseline is served")
+    else:
+        notes.append(task.too_few_note.format(cut=cut, need=task.min_train_rows))
 
-class BaselineStack:
-    """Stacking: the baselines' predictions (as log probabilities) become inputs of the model.
-    When fitting, each block of rows gets the predictions of baselines fitted on the blocks
-    before it, and the first block is left out of the fit: no row is learnt from with a baseline
-    that saw it. When predicting, the baselines are fitted on every row the model was."""
-
-    def __init__(self, make_baselines, blocks: int = ROLLING_ORIGIN_FOLDS + 1):
-        self.make_baselines = make_baselines  # () -> list of fresh baselines
-        self.blocks = blocks
-
-    @staticmethod
-    def _columns(baselines: list, frame: dict) -> np.ndarray:
-        columns = [np.asarray(b.predict_proba(frame), dtype=float).reshape(len(next(iter(frame.values()))), -1)
-                   for b in baselines]
-        return np.log(np.clip(np.hstack(columns), 1e-6, 1.0))
-
-    def fit_columns(self, frame: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Out-of-fold columns for the rows after the first block, and those rows' indices."""
-        n = len(next(iter(frame.values())))
-        edges = np.linspace(0, n, self.blocks + 1).astype(int)
-        parts, rows = [], []
-        for start, end in zip(edges[1:-1], edges[2:]):
-            baselines = [b.fit(take(frame, slice(0, start))) for b in self.make_baselines()]
-            parts.append(self._columns(baselines, take(frame, slice(start, end))))
-            rows.append(np.arange(start, end))
-        self.fitted = [b.fit(frame) for b in self.make_baselines()]
-        return np.vstack(parts), np.concatenate(rows)
-
-    def columns(self, frame: dict) -> np.ndarray:
-        return self._columns(self.fitted, frame)
-
-
-@dataclass(frozen=True)
-class Columns:
-    """A model's inputs: categories (one-hot for the logistic candidates, native for boosting),
-    crossed categories (two categories as one, for the logistic candidates only: boosting
-    finds the interaction itself) and numbers."""
-
-    categorical: tuple[str, ...]
-    crossed: tuple[str, ...]
-    numeric: tuple[str, ...]
-
-    def names(self) -> list[str]:
-        return list(self.categorical + self.crossed + self.numeric)
-
-
-class LearnedModel:
-    """A candidate of a model: its columns, its estimator and, when stacked, its baselines."""
-
-    name = "model"
-
-    def __init__(self, candidate: Candidate, columns: Columns, target: str, make_baselines=None):
-        self.candidate, self.columns, self.target = candidate, columns, target
-        self.stack = BaselineStack(make_baselines) if candidate.stacked else None
-        crossed = () if candidate.kind == "boosting" else columns.crossed
-        self.used = columns.categorical + crossed + columns.numeric
-        self.n_categorical = len(columns.categorical) + len(crossed)
-        self.estimator = None
-
-    def _matrix(self, frame: dict) -> np.ndarray:
-        return np.column_stack([np.nan_to_num(np.asarray(frame[c], dtype=float), nan=-1.0) for c in self.used])
-
-    def fit(self, frame: dict) -> "LearnedModel":
-        matrix, target = self._matrix(frame), np.asarray(frame[self.target]).astype(int)
-        if self.stack:
-            stacked, rows = self.stack.fit_columns(frame)
-            matrix, target = np.hstack([matrix[rows], stacked]), target[rows]
-        self.estimator = candidate_estimator(self.candidate, self.n_categorical, matrix.shape[1] - self.n_categorical)
-        self.estimator.fit(matrix, target)
-        return self
-
-    def raw_proba(self, frame: dict) -> np.ndarray:
-        """The estimator's probabilities, one column per class it saw (estimator.classes_)."""
-        matrix = self._matrix(frame)
-        if self.stack:
-            matrix = np.hstack([matrix, self.stack.columns(frame)])
-        return self.estimator.predict_proba(matrix)
-
-
-def rolling_origin_select(candidates: dict, frame: dict, loss, n_rows: int) -> tuple[str, dict]:
-    """Pick the candidate with the lowest mean loss over rolling-origin folds of the training rows
-    (each fold trains on the past and scores the block after it). Returns (name, scores)."""
-    folds = list(TimeSeriesSplit(n_splits=ROLLING_ORIGIN_FOLDS).split(np.arange(n_rows)))
-    scores = {}
-    for name, make in candidates.items():
-        losses = []
-        for fit_rows, score_rows in folds:
-            fit_part, score_part = take(frame, fit_rows), take(frame, score_rows)
-            try:
-                losses.append(loss(make().fit(fit_part), score_part))
-            except ValueError:  # e.g. a fold with one class only: the candidate cannot be judged there
-                continue
-        scores[name] = float(np.mean(losses)) if losses else None
-    judged = {name: score for name, score in scores.items() if score is not None}
-    best = min(judged, key=judged.get) if judged else next(iter(candidates))
-    return best, scores
+    choice = choose_served(model_metrics["log_loss"] if trained else None,
+                           {name: m["log_loss"] for name, m in baselines.items()}, fallback=task.fallback)
+    notes.append(choice.reason)
+    held_out = model if choice.served == "model" else fitted.get(choice.served.removesuffix("_baseline"))
+    if held_out is not None:
+        model_metrics["reliability"] = task.reliability(held_out, val)
+    # measured only now that the choice is made: the oracle never steers it
+    figures = task.oracle_figures(oracle, con, val) if oracle and trained else None
+    if figures:
+        figures = with_gap(figures, model_metrics, baselines)
+    # the served predictor is refitted on all rows, so it knows the most recent listening
+    served = (task.candidate(CANDIDATES[chosen]) if choice.served == "model"
+              else task.baseline(choice.served.removesuffix("_baseline")))
+    served = served.fit(frame) if n else task.without_data(served)
+    task.finish(served, choice, model_metrics, baselines)
+    params = {**PARAMS, **task.params(), "min_train_rows": task.min_train_rows, "features": task.columns.names(),
+              "candidates": list(CANDIDATES) if learn else [], "chosen": chosen, "rolling_origin_log_loss": cv_scores}
+    data_start, data_end = data_window(con, listener_id)
+    run = ModelRun(
+        model_name=task.model_name, listener_id=listener_id, params=params,
+        data_start=data_start, data_end=data_end,
+        n_train=cut, n_val=n - cut, metrics=model_metrics, baselines=baselines, served=choice.served,
+        model_beats_baseline=choice.model_beats_baseline,
+        confidence_kind=confidence_kind(choice.served),
+        note="; ".join(notes), oracle=figures,
+        run_id=make_run_id(task.model_name, listener_id, params, task.fingerprint(frame, y)),
+    )
+    return save_run(con, run, data_dir, served)

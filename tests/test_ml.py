@@ -158,7 +158,7 @@ def test_the_share_of_the_gap_to_the_oracle():
 
 
 def test_stacking_feeds_each_block_baselines_fitted_only_on_the_blocks_before_it():
-    from ml.training import BaselineStack
+    from ml.candidates import BaselineStack
 
     # the mood flips from 0 to 2 halfway: a baseline that saw the later rows would know
     frame = {"prev_mood_1": np.zeros(40, dtype=int), "target": np.array([0] * 20 + [2] * 20),

@@ -117,60 +117,71 @@ def moods(context: dg.AssetExecutionContext):
         yield dg.MaterializeResult(asset_key=assigned, metadata={"dagster/row_count": count})
 
 
-@dg.asset(key=["ml", "next_mood_model"], group_name="models", deps=[dbt_model_key("ml_next_track_training")],
-          partitions_def=LISTENERS, kinds={"scikit-learn"},
-          check_specs=_serves_model_spec(["ml", "next_mood_model"]))
-def next_mood_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """The listener's next-track mood model; served only if it beats every baseline on the holdout."""
-    with settings_and_writer() as (settings, con):
-        run = next_mood.train_next_mood(con, context.partition_key, settings.data_dir,
-                                        load_oracle(settings.data_dir, context.partition_key))
-    if run is None:
-        return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"},
-                                    check_results=[_serves_model_check(None)])
-    return dg.MaterializeResult(metadata=_run_metadata(run, MOOD_METRICS), check_results=[_serves_model_check(run)])
+def _model_asset(model_name: str, module, train: str, training_table: str, metric_names: tuple[str, ...],
+                 description: str):
+    """A listener's model (both models are one such asset): `module.<train>` (looked up when the
+    asset runs) through ml/training.py's routine, its run as metadata, and the serves_learned_model
+    check."""
+    key = ["ml", f"{model_name}_model"]
+
+    @dg.asset(key=key, group_name="models", deps=[dbt_model_key(training_table)],
+              partitions_def=LISTENERS, kinds={"scikit-learn"}, check_specs=_serves_model_spec(key),
+              description=description)
+    def model_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        with settings_and_writer() as (settings, con):
+            run = getattr(module, train)(con, context.partition_key, settings.data_dir,
+                                         load_oracle(settings.data_dir, context.partition_key))
+        if run is None:
+            return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"},
+                                        check_results=[_serves_model_check(None)])
+        return dg.MaterializeResult(metadata=_run_metadata(run, metric_names),
+                                    check_results=[_serves_model_check(run)])
+
+    return model_asset
 
 
-@dg.asset(key=["ml", "session_start_model"], group_name="models", deps=[dbt_model_key("ml_session_start_training")],
-          partitions_def=LISTENERS, kinds={"scikit-learn"},
-          check_specs=_serves_model_spec(["ml", "session_start_model"]))
-def session_start_model(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """The listener's session-start model; served only if it beats the hourly rates on the holdout."""
-    with settings_and_writer() as (settings, con):
-        run = session_start.train_session_start(con, context.partition_key, settings.data_dir,
-                                                load_oracle(settings.data_dir, context.partition_key))
-    return dg.MaterializeResult(metadata=_run_metadata(run, SESSION_METRICS), check_results=[_serves_model_check(run)])
+def _predictions_asset(model_name: str, module, predict: str, model_asset, scoring_table: str, describe,
+                       nothing: str, description: str):
+    """A listener's predictions from the stored served predictor; before any training run, from
+    the best baseline, judged now (both models' predictions are one such asset)."""
+
+    @dg.asset(key=["ml", f"{model_name}_predictions"], group_name="models",
+              partitions_def=LISTENERS, deps=[model_asset, dbt_model_key(scoring_table)], kinds={"python"},
+              description=description)
+    def predictions_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        listener = context.partition_key
+        with settings_and_writer() as (settings, con):
+            if current_run(con, model_name, listener, module.COLUMNS.names()) is None:
+                module.serve_best_baseline(con, listener, settings.data_dir)
+            prediction = getattr(module, predict)(con, listener)
+        if prediction is None:
+            return dg.MaterializeResult(metadata={"note": nothing})
+        return dg.MaterializeResult(metadata=describe(prediction))
+
+    return predictions_asset
 
 
-@dg.asset(key=["ml", "next_mood_predictions"], group_name="models", partitions_def=LISTENERS,
-          deps=[next_mood_model, dbt_model_key("ml_next_track_scoring")], kinds={"python"})
-def next_mood_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """The next mood after the listener's latest play, from the stored served predictor (before any
-    training: from the best baseline, judged now)."""
-    listener = context.partition_key
-    with settings_and_writer() as (settings, con):
-        if current_run(con, "next_mood", listener, next_mood.COLUMNS.names()) is None:
-            next_mood.serve_best_baseline(con, listener, settings.data_dir)
-        prediction = next_mood.predict_next_mood(con, listener)
-    if prediction is None:
-        return dg.MaterializeResult(metadata={"note": "no mood clusters or no play with a mood"})
-    return dg.MaterializeResult(metadata={"run_id": prediction["run_id"],
-                                          "distribution": {str(k): round(v, 4) for k, v in prediction["distribution"].items()}})
-
-
-@dg.asset(key=["ml", "session_start_predictions"], group_name="models", partitions_def=LISTENERS,
-          deps=[session_start_model, dbt_model_key("ml_session_start_scoring")], kinds={"python"})
-def session_start_predictions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Session-start probability for each local hour of the listener's coming day."""
-    listener = context.partition_key
-    with settings_and_writer() as (settings, con):
-        if current_run(con, "session_start", listener, session_start.COLUMNS.names()) is None:
-            session_start.serve_best_baseline(con, listener, settings.data_dir)
-        probs = session_start.predict_session_starts(con, listener)
-    if probs is None:
-        return dg.MaterializeResult(metadata={"note": "no listening history"})
+def _top_hours(probs: dict[int, float]) -> dict:
     top = sorted(probs.items(), key=lambda hp: -hp[1])[:3]
-    return dg.MaterializeResult(metadata={"top_hours": ", ".join(f"{h:02d}h {p:.2f}" for h, p in top)})
+    return {"top_hours": ", ".join(f"{h:02d}h {p:.2f}" for h, p in top)}
+
+
+next_mood_model = _model_asset(
+    "next_mood", next_mood, "train_next_mood", "ml_next_track_training", MOOD_METRICS,
+    "The listener's next-track mood model; served only if it beats every baseline on the holdout.")
+session_start_model = _model_asset(
+    "session_start", session_start, "train_session_start", "ml_session_start_training", SESSION_METRICS,
+    "The listener's session-start model; served only if it beats the hourly rates on the holdout.")
+next_mood_predictions = _predictions_asset(
+    "next_mood", next_mood, "predict_next_mood", next_mood_model, "ml_next_track_scoring",
+    lambda p: {"run_id": p["run_id"], "distribution": {str(k): round(v, 4) for k, v in p["distribution"].items()}},
+    "no mood clusters or no play with a mood",
+    "The next mood after the listener's latest play, from the stored served predictor (before any training: "
+    "from the best baseline, judged now).")
+session_start_predictions = _predictions_asset(
+    "session_start", session_start, "predict_session_starts", session_start_model,
+    "ml_session_start_scoring", _top_hours, "no listening history",
+    "Session-start probability for each local hour of the listener's coming day.")
 
 
 TRAINING_ASSETS = (next_mood_model, session_start_model)
