@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
-from export.build import coverage_rows
+from warehouse.coverage import coverage_rows
 from ingest.enrichment.run import enrich
 from ingest.spotify_download.importer import import_for_listener
 from ingest.sources import run_ingest
