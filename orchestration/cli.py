@@ -1,4 +1,4 @@
-"""`spotify-brain`: run the Dagster jobs in this process, import exports, pull plays, benchmark.
+"""`spotify-brain`: run the Dagster jobs in this process, import histories, pull plays, check, benchmark.
 
 Every run is recorded in the Dagster instance `make dev` opens (DAGSTER_HOME, by default
 orchestration/dagster_home), so the UI shows what the command did.
@@ -11,105 +11,16 @@ import atexit
 import logging
 import os
 import sys
-import time
 from importlib.metadata import version
 from pathlib import Path
 
+from orchestration.runner import dagster_instance, execute, run_job, say
 from warehouse.settings import Settings, SettingsError, load_settings
 
 JOBS = ("full_retrain", "refresh")
-PID_TAG = "spotify_brain/pid"  # the process that runs a job in process, to tell a killed one
 # the warehouse, its write-ahead log, model artifacts and run records hold a listening history:
 # whatever this command creates is for its owner only (the export is made readable on purpose)
 PRIVATE = 0o077
-DEFAULT_DAGSTER_HOME = Path(__file__).resolve().parent / "dagster_home"
-
-
-def say(line: str) -> None:
-    print(f"[spotify-brain] {line}", file=sys.stderr, flush=True)
-
-
-def dagster_instance():
-    """The instance `make dev` opens: DAGSTER_HOME, or orchestration/dagster_home. Use it in a
-    `with`: its storages keep database connections open until it is disposed."""
-    import dagster as dg
-
-    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True, mode=0o700)
-    instance = dg.DagsterInstance.get()
-    _fail_orphaned_runs(instance)
-    return instance
-
-
-def _fail_orphaned_runs(instance) -> None:
-    """Runs this command started in a process that was killed stay 'started' for ever in the UI;
-    mark them failed (a run launched by `make dev` is watched by its own daemon)."""
-    import dagster as dg
-
-    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-        pid = record.dagster_run.tags.get(PID_TAG)
-        if pid and not _alive(int(pid)):
-            instance.report_run_failed(record.dagster_run, "the spotify-brain process running it ended without "
-                                                           "finishing it (killed?)")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _execute(job_name: str, instance, settings: Settings, partition_key: str | None = None,
-             run_config: dict | None = None):
-    """One job run in this process; its outcome is recorded where the export can show it."""
-    from orchestration.definitions import defs
-    from orchestration.progress import RUN_CONFIG, step_error
-    from orchestration.status import record_failure, record_success
-
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, raise_on_error=False, partition_key=partition_key,
-        run_config={**RUN_CONFIG, **(run_config or {})}, tags={PID_TAG: str(os.getpid())})
-    if result.success:
-        record_success(settings, job_name, partition_key, result.run_id)
-    else:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        step = failures[0].step_key if failures else None
-        error = step_error(failures[0]) if failures else "the run failed"
-        record_failure(settings, job_name, partition_key, step, error, result.run_id)
-    return result
-
-
-def run_job(job_name: str, settings: Settings) -> bool:
-    """The shared job, then the per-listener runs it calls for (each its own run: one listener's
-    failure does not stop the others). True when every run succeeded."""
-    from orchestration.project import ensure_manifest
-
-    ensure_manifest(settings)
-    from orchestration.jobs import SHARED_JOBS
-    from orchestration.listeners import listener_ids, listeners_to_update, sync_partitions
-    from orchestration.sensors import prune_runs
-    from warehouse.connection import job_lock, read_connection
-
-    shared, per_listener = SHARED_JOBS[job_name]
-    started = time.monotonic()
-    with dagster_instance() as instance, job_lock(settings.warehouse, settings.writer_lock_timeout_s):
-        say(f"running {job_name} (runs recorded in {os.environ['DAGSTER_HOME']}) ...")
-        ok = _execute(shared.name, instance, settings).success
-        if ok:
-            with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
-                everyone, wanted = listener_ids(con), listeners_to_update(con, job_name, settings)
-            sync_partitions(instance, everyone)
-            for listener in wanted:
-                if not _execute(per_listener.name, instance, settings, partition_key=listener).success:
-                    say(f"{per_listener.name} failed for listener {listener}; the other listeners go on")
-                    ok = False
-        prune_runs(instance, settings.keep_runs_days)
-    say(f"{job_name} {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
-    return ok
 
 
 def _summary(settings: Settings) -> str:
@@ -133,7 +44,7 @@ def _summary(settings: Settings) -> str:
 
 
 def import_history(args: argparse.Namespace, settings: Settings) -> int:
-    """Import a privacy export as a run of the import_history job; print the report and what the
+    """Import a data download as a run of the import_history job; print the report and what the
     coming runs will still do. Exit 1 if a file could not be read (the other files landed)."""
     from orchestration.project import ensure_manifest
 
@@ -147,7 +58,7 @@ def import_history(args: argparse.Namespace, settings: Settings) -> int:
     from warehouse.connection import job_lock
 
     with dagster_instance() as instance, job_lock(settings.warehouse, settings.writer_lock_timeout_s):
-        result = _execute("import_history", instance, settings, run_config={"ops": {"ingest": {"config": config}}})
+        result = execute("import_history", instance, settings, run_config={"ops": {"ingest": {"config": config}}})
     if not result.success:  # the failed step's error was printed as it happened
         return 1
     plays = _metadata(result, "ingest", ["raw", "plays"])
@@ -245,7 +156,8 @@ def parser() -> argparse.ArgumentParser:
                           "from the stored models, exports (every 30 minutes)")
     commands.add_parser("ingest", help="pull new plays for every configured listener now, and enrich them")
     commands.add_parser("auth", help="authorise with Spotify once and print the refresh token")
-    importer = commands.add_parser("import", help="import a Spotify privacy export (zip, folder or files)",
+    importer = commands.add_parser("import", help="import Spotify's data download, the privacy export "
+                                                  "(zip, folder or files)",
                                    formatter_class=formatter)
     importer.add_argument("path", help="the my_spotify_data.zip Spotify sent, its unpacked folder, or single "
                                        "Streaming_History_*.json / StreamingHistory*.json files")
@@ -253,15 +165,15 @@ def parser() -> argparse.ArgumentParser:
     importer.add_argument("--display-name", help="a new listener's name, as the dashboard shows it")
     importer.add_argument("--timezone", help="a new listener's IANA timezone, e.g. Europe/Berlin (required for a "
                                              "listener the warehouse and settings do not know)")
-    real = commands.add_parser("check-real", help="run exports (yours, or a panel of real ones) through import, "
-                               "refresh and full_retrain in fresh folders and check what must hold",
+    real = commands.add_parser("check-real", help="run data downloads (yours, or a panel of real ones) through "
+                               "import, refresh and full_retrain in fresh folders and check what must hold",
                                formatter_class=formatter)
-    from orchestration.real_check import add_arguments as real_arguments
+    from orchestration.real_check.command import add_arguments as real_arguments
 
     real_arguments(real)
     bench = commands.add_parser("bench", help="time the real commands on demo histories and print the figures",
                                 formatter_class=formatter)
-    from orchestration.benchmark import add_arguments
+    from orchestration.benchmark.command import add_arguments
 
     add_arguments(bench)
     return top
@@ -292,10 +204,10 @@ def main(argv: list[str] | None = None) -> int:
 
         ensure_manifest(settings)  # the commands they start load the definitions, which read dbt's manifest
         if args.command == "check-real":
-            from orchestration.real_check import run_check
+            from orchestration.real_check.command import run_check
 
             return run_check(args)
-        from orchestration.benchmark import run_benchmark
+        from orchestration.benchmark.command import run_benchmark
 
         run_benchmark(args)
         return 0

@@ -8,24 +8,19 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from orchestration.jobs import SHARED_JOBS, full_retrain_job, import_job, listener_refresh_job, listener_retrain_job, refresh_job
-from orchestration.listeners import listener_ids, listeners_to_update, sync_partitions
 from orchestration.progress import step_error
+from orchestration.runner import listeners_to_run
 from orchestration.status import record_failure, record_success
-from warehouse.connection import read_connection
 from warehouse.settings import load_settings
 
 PRUNE_BATCH = 200
 
 
 def per_listener_requests(instance: dg.DagsterInstance, shared_job: str, run_id: str) -> list[dg.RunRequest]:
-    """After a shared run: the per-listener runs it calls for (partitions added for new listeners)."""
-    settings = load_settings()
-    with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
-        everyone, wanted = listener_ids(con), listeners_to_update(con, shared_job, settings)
-    sync_partitions(instance, everyone)
+    """After a shared run: the per-listener runs it calls for (orchestration/runner.py decides whose)."""
     job = SHARED_JOBS[shared_job][1]
     return [dg.RunRequest(run_key=f"{run_id}-{listener}", job_name=job.name, partition_key=listener)
-            for listener in wanted]
+            for listener in listeners_to_run(instance, shared_job, load_settings())]
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[full_retrain_job, refresh_job],

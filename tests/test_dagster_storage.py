@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.cli import dagster_instance
+from orchestration.runner import dagster_instance
 from orchestration.dagster_storage import PooledSqliteEventLogStorage, PooledSqliteRunStorage
 from orchestration.sensors import prune_runs
 

@@ -12,8 +12,8 @@ import real_quirks
 from export.write import validate
 from ingest.spotify_download.importer import import_download
 from orchestration.cli import main
-from orchestration.real_check import accounting_problems, year_problems
-from orchestration.real_check_count import count_export
+from orchestration.real_check.command import accounting_problems, year_problems
+from orchestration.real_check.count import count_download
 from warehouse.loaders import ensure_listener
 from warehouse.schema import ensure_schema
 
@@ -91,7 +91,7 @@ def test_old_video_files_are_set_aside_whole(con, tmp_path):
 
 
 def test_the_plain_count_reads_every_record(tmp_path):
-    counted = count_export(real_quirks.write_listener(tmp_path / "quirks", "quirks"), "UTC")
+    counted = count_download(real_quirks.write_listener(tmp_path / "quirks", "quirks"), "UTC")
     files = [json.loads(p.read_text()) for p in (tmp_path / "quirks").rglob("*.json")]
     assert counted.records == sum(len(records) for records in files)
     assert set(counted.minutes_by_year) == {"2019", "2023", "2024"}
@@ -109,7 +109,7 @@ def test_the_daily_job_carries_every_odd_history_to_a_valid_export(env, dbt_mani
     for name in real_quirks.LISTENERS:
         folder = real_quirks.write_listener(env / "exports" / name, name)
         assert main(["import", str(folder), "--listener", name, "--timezone", "UTC"]) == 0
-        counted[name] = count_export(folder, "UTC")
+        counted[name] = count_download(folder, "UTC")
     assert main(["run", "--job", "full_retrain"]) == 0
 
     con = duckdb.connect("warehouse/brain.duckdb", read_only=True)

@@ -1,18 +1,5 @@
-"""`spotify-brain check-real DIR`: every export under DIR through `import`, `refresh` and
-`full_retrain`, each in a fresh folder, as a user runs them; then what must hold, one row per
-listener:
-
-- every command succeeds and the export validates against the contract;
-- every record is accounted for: read = inserted + duplicates + folded + rejected + set aside, the
-  records read are the records in the files, and the warehouse holds what the report says;
-- minutes per year and the top five artists per year equal a plain-Python count from the files
-  (orchestration/real_check_count.py, the README's dedup rules written again);
-- seconds and peak memory of each command, and both models against their best baseline.
-
-Each entry of DIR (a zip, a folder or a JSON file) is one listener. The table names no one: a
-listener is its position in DIR, with sizes and years. Nothing leaves the machine: audio
-features come from a file (--audio-features-file) or not at all.
-"""
+"""The check-real command: the commands in fresh folders, then the warehouse held to the count of
+the files (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -21,14 +8,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.benchmark import Folder
-from orchestration.real_check_count import ExportCount, count_export
+from orchestration.benchmark.folders import Folder
+from orchestration.real_check.count import DownloadCount, count_download
 
 MINUTES_TOLERANCE = 0.05  # minutes per year: rounding of the two sums
 
 
 def add_arguments(command) -> None:
-    command.add_argument("folder", help="a folder of exports, one per listener (zips, folders or JSON files)")
+    command.add_argument("folder", help="a folder of Spotify data downloads (privacy exports), one per listener: zips, folders or JSON files")
     command.add_argument("--timezone", default="UTC", help="the timezone every listener is imported with")
     command.add_argument("--audio-features-file", help="a CSV or Parquet of audio features (track_id and the "
                                                        "feature columns); without it, no moods")
@@ -39,7 +26,7 @@ def add_arguments(command) -> None:
 @dataclass
 class Outcome:
     label: str
-    counted: ExportCount
+    counted: DownloadCount
     commands: dict = field(default_factory=dict)   # command -> {s, peak_mb, ok, tail}
     problems: list[str] = field(default_factory=list)
     report: dict = field(default_factory=dict)
@@ -51,14 +38,14 @@ class Outcome:
 
 
 def entries(folder: Path, only: list[str] | None = None) -> list[Path]:
-    """The exports in `folder`: every zip, folder and JSON file, in name order."""
+    """The data downloads in `folder`: every zip, folder and JSON file, in name order."""
     found = sorted(p for p in folder.iterdir() if not p.name.startswith(".")
                    and (p.is_dir() or p.suffix.lower() in (".zip", ".json")))
     return [p for p in found if not only or p.name in only]
 
 
 def check_one(path: Path, label: str, root: Path, timezone: str, features_file: str | None) -> Outcome:
-    outcome = Outcome(label, count_export(path, timezone))
+    outcome = Outcome(label, count_download(path, timezone))
     folder = Folder(root, listener="me")
     folder.env |= {"SPOTIFY_BRAIN_TIMEZONE": timezone, "SPOTIFY_BRAIN_AUDIO_FEATURES": "none"}
     if features_file:
@@ -99,7 +86,7 @@ def _check_warehouse(warehouse: Path, outcome: Outcome, listener: str = "me") ->
         con.close()
 
 
-def accounting_problems(con, listener: str, counted: ExportCount, report: dict) -> list[str]:
+def accounting_problems(con, listener: str, counted: DownloadCount, report: dict) -> list[str]:
     """What does not add up between the import's report (raw.ingest_runs), the warehouse and the
     files; `report` is filled with the totals."""
     columns = ("records_read", "plays_inserted", "plays_duplicate", "plays_folded", "records_rejected",
@@ -124,7 +111,7 @@ def accounting_problems(con, listener: str, counted: ExportCount, report: dict) 
     return problems
 
 
-def year_problems(con, listener: str, counted: ExportCount) -> list[str]:
+def year_problems(con, listener: str, counted: DownloadCount) -> list[str]:
     """Years whose minutes or top five artists in the statistics differ from the count of the files."""
     problems = []
     minutes = dict(con.execute("select period, round(minutes_listened, 2) from marts.stats_period_summary "
@@ -179,7 +166,7 @@ def run_check(args) -> int:
     folder = Path(args.folder)
     paths = entries(folder, args.only)
     if not paths:
-        print(f"check-real: {folder}: no exports (zips, folders or JSON files) in it")
+        print(f"check-real: {folder}: no data downloads (zips, folders or JSON files) in it")
         return 1
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="spotify-brain-check-real-") as scratch:

@@ -1,4 +1,4 @@
-"""What a privacy export holds, counted in plain Python straight from its files, apart from the
+"""What a Spotify data download holds, counted in plain Python straight from its files, apart from the
 importer and dbt: the figures `spotify-brain check-real` holds the warehouse to.
 
 The rules are the ones the README states, written again here on purpose (a second, simple
@@ -40,7 +40,7 @@ class Play:
 
 
 @dataclass
-class ExportCount:
+class DownloadCount:
     records: int = 0                 # every record of every streaming-history file
     music_records: int = 0
     files: int = 0
@@ -76,8 +76,8 @@ def _norm(text: str | None) -> str:
     return (text or "").strip().lower()
 
 
-def read_plays(path: Path) -> tuple[ExportCount, list[Play]]:
-    count, seen, extended, account = ExportCount(), set(), [], []
+def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
+    count, seen, extended, account = DownloadCount(), set(), [], []
     contents_seen = set()
     for name, data in _members(path):
         kind = ("extended" if MUSIC_EXTENDED.match(name) else "account" if MUSIC_ACCOUNT.match(name)
@@ -156,7 +156,7 @@ def _near_folded(plays: list[Play]) -> list[Play]:
     return kept
 
 
-def count_export(path: Path, timezone: str, now: datetime | None = None) -> ExportCount:
+def count_download(path: Path, timezone: str, now: datetime | None = None) -> DownloadCount:
     """Minutes and the top five artists of each local year (of a play's start), from the files."""
     count, plays = read_plays(path)
     latest = (now or datetime.now(UTC).replace(tzinfo=None)) + timedelta(days=1)

@@ -1,0 +1,51 @@
+"""The refreshes of the disk measurement, run through the refresh's own code in one process (a
+month takes hours, not days): two plays land before each refresh, and the folder sizes are printed
+as a DISK_LINE after every simulated day.
+
+`python -m orchestration.benchmark.disk_simulation REFRESHES REFRESHES_PER_DAY END_DATE`, in the
+measured folder, with its settings in the environment."""
+
+import json
+import os
+import sys
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from ingest.demo.catalog import build_catalog
+from orchestration.benchmark.disk import DISK_LINE
+from orchestration.benchmark.folders import mb
+from orchestration.project import PROJECT_ROOT
+from orchestration.runner import run_job
+from warehouse.connection import write_connection
+from warehouse.loaders import RawBatch, load_batch
+from warehouse.settings import load_settings
+
+
+def main(refreshes: int, per_day: int, end: str) -> None:
+    settings = load_settings()
+    tracks = [t["track_id"] for t in build_catalog(42).tracks]
+    # a month of plays ending now (plays after the clock are refused), after the imported history
+    start = max(datetime.combine(datetime.fromisoformat(end), time(23)),
+                datetime.utcnow() - timedelta(minutes=30 * (refreshes + 2)))
+    seconds = []
+    for number in range(refreshes):
+        at = start + timedelta(minutes=30 * (number + 1))
+        with write_connection(settings.warehouse) as con:
+            load_batch(con, RawBatch(source="extended_history", listener_id=settings.listener_id, plays=[
+                {"listener_id": settings.listener_id, "track_id": tracks[(number * 2 + k) % len(tracks)],
+                 "played_at": at + timedelta(minutes=4 * k), "ms_played": 200000} for k in range(2)]))
+        began = datetime.now()
+        if not run_job("refresh", settings):
+            sys.exit(f"refresh {number} failed")
+        seconds.append((datetime.now() - began).total_seconds())
+        if (number + 1) % per_day == 0 or number + 1 == refreshes:
+            print(DISK_LINE + json.dumps({"refreshes": number + 1, "warehouse_mb": mb(Path("warehouse")),
+                                          "target_mb": mb(PROJECT_ROOT / "target"),
+                                          "dagster_home_mb": mb(Path(os.environ["DAGSTER_HOME"])),
+                                          "refresh_s_median": sorted(seconds)[len(seconds) // 2]}), flush=True)
+
+
+if __name__ == "__main__":
+    refreshes, per_day, end = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    sys.argv = ["spotify-brain"]  # the arguments the command's own process would have
+    main(refreshes, per_day, end)

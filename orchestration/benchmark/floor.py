@@ -1,0 +1,23 @@
+"""The floor: the tools' own start-up, what no command of ours can beat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration.benchmark.folders import BIN, Folder, best, timed
+from orchestration.project import PROJECT_ROOT, dbt_executable
+
+def measure_floor(root: Path, repeats: int) -> dict:
+    """The tools' own start-up: what no command of ours can beat."""
+    folder = Folder(root)
+    python = [str(BIN / "python"), "-c", "import orchestration.definitions"]
+    dbt = dbt_executable()
+    project = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    (root / "warehouse").mkdir()
+    parts = {"definitions_load": python, "dbt_version": [dbt, "--version"],
+             "dbt_build_nothing": [dbt, "build", "--select", "tag:selects_nothing", "--quiet", *project]}
+    figures = {}
+    for name, args in parts.items():  # in the folder, with the commands' own settings: dbt's best case
+        figures[name] = best([timed(args, root, folder.env) for _ in range(repeats)])
+    figures["total_s"] = round(sum(part["s"] for part in figures.values()), 2)
+    return figures
