@@ -7,7 +7,7 @@ export DO_NOT_TRACK := 1
 # so dbt (and Dagster's call of it) resolve to the venv's, activated or not
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # the Dagster instance `make dev` opens and `spotify-brain run` records into
-DAGSTER_HOME ?= $(CURDIR)/orchestration/dagster_home
+DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 PORT ?= 3000
 
 .PHONY: setup demo test test-slow test-all dev bench validate manifest lock clean
@@ -42,7 +42,9 @@ test-all: manifest
 validate: manifest
 	$(BIN)/dagster definitions validate -m orchestration.definitions
 
+# a new Dagster home gets the project's instance configuration (one run at a time, its storages)
 dev: manifest
+	mkdir -p $(DAGSTER_HOME) && { [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp orchestration/dagster.yaml $(DAGSTER_HOME)/; }
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $(PORT)
 
 bench: setup
@@ -58,5 +60,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/*.duckdb.wal warehouse/*.lock warehouse/artifacts \
-	  export/dashboard_data.json export/dashboard.html export/listeners bench_results.json
+	rm -rf target logs data bench_results.json real_check.json

@@ -1,7 +1,7 @@
 """`spotify-brain`: run the Dagster jobs in this process, import histories, pull plays, check, benchmark.
 
 Every run is recorded in the Dagster instance `make dev` opens (DAGSTER_HOME, by default
-orchestration/dagster_home), so the UI shows what the command did.
+data/dagster_home), so the UI shows what the command did.
 """
 
 from __future__ import annotations

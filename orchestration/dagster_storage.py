@@ -1,5 +1,5 @@
 """Dagster's SQLite run and event storages, with their database connections kept open and a
-deleted run's event file removed. Configured in orchestration/dagster_home/dagster.yaml; the
+deleted run's event file removed. Configured in orchestration/dagster.yaml; the
 files and their layout under DAGSTER_HOME are Dagster's own, so an existing home reads as before.
 
 Why: Dagster's SQLite storages build a new SQLAlchemy engine and connection for every read and

@@ -11,7 +11,8 @@ from pathlib import Path
 from warehouse.settings import Settings
 
 PID_TAG = "spotify_brain/pid"  # the process that runs a job in process, to tell a killed one
-DEFAULT_DAGSTER_HOME = Path(__file__).resolve().parent / "dagster_home"
+DEFAULT_DAGSTER_HOME = Path("data/dagster_home")
+INSTANCE_CONFIG = Path(__file__).resolve().parent / "dagster.yaml"
 
 
 def say(line: str) -> None:
@@ -19,15 +20,26 @@ def say(line: str) -> None:
 
 
 def dagster_instance():
-    """The instance `make dev` opens: DAGSTER_HOME, or orchestration/dagster_home. Use it in a
-    `with`: its storages keep database connections open until it is disposed."""
+    """The instance `make dev` opens: DAGSTER_HOME, or data/dagster_home. Use it in a `with`: its
+    storages keep database connections open until it is disposed."""
     import dagster as dg
 
-    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME.resolve()))
+    prepare_home(Path(os.environ["DAGSTER_HOME"]))
     instance = dg.DagsterInstance.get()
     _fail_orphaned_runs(instance)
     return instance
+
+
+def prepare_home(home: Path) -> None:
+    """A Dagster home with the project's instance configuration (one run at a time, the pooled
+    SQLite storages, retention): a new home gets a copy; one that has its own is left alone."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        scratch = config.with_suffix(".partial")
+        scratch.write_text(INSTANCE_CONFIG.read_text())
+        scratch.replace(config)
 
 
 def _fail_orphaned_runs(instance) -> None:

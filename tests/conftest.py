@@ -40,11 +40,12 @@ def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
     monkeypatch.setenv("SPOTIFY_BRAIN_WAREHOUSE", "warehouse/brain.duckdb")
     monkeypatch.setenv("SPOTIFY_BRAIN_DATA_DIR", "artifacts")
     monkeypatch.setenv("SPOTIFY_BRAIN_EXPORT_PATH", "export/dashboard_data.json")
+    monkeypatch.setenv("SPOTIFY_BRAIN_EXPORT_PATH_PATTERN", "export/listeners/{listener_id}/dashboard_data.json")
     monkeypatch.setenv("SPOTIFY_BRAIN_INBOX", "inbox")
     # runs are recorded in an instance of the test's own, configured as `make dev`'s
     home = folder / "dagster_home"
     home.mkdir(exist_ok=True)
-    shutil.copy(PROJECT_ROOT / "orchestration" / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "demo")
     monkeypatch.setenv("SPOTIFY_BRAIN_DEMO_DAYS", str(SMALL_DEMO_DAYS))

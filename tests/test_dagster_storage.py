@@ -48,3 +48,15 @@ def test_a_pruned_run_leaves_no_file_and_the_kept_ones_stay_readable(env: Path):
     with dg.DagsterInstance.get() as reader:
         assert [r.dagster_run.run_id for r in reader.get_run_records()] == [kept]
         assert reader.get_latest_materialization_event(dg.AssetKey("counted")).run_id == kept
+
+
+def test_a_new_dagster_home_gets_the_instance_configuration_and_one_with_its_own_keeps_it(tmp_path):
+    from orchestration.runner import INSTANCE_CONFIG, prepare_home
+
+    prepare_home(tmp_path / "new" / "dagster_home")
+    assert (tmp_path / "new" / "dagster_home" / "dagster.yaml").read_text() == INSTANCE_CONFIG.read_text()
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    prepare_home(own)
+    assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"

@@ -16,7 +16,7 @@ import pytest
 from export.write import validate
 from orchestration.project import PROJECT_ROOT
 
-DAGSTER_YAML = PROJECT_ROOT / "orchestration" / "dagster_home" / "dagster.yaml"
+DAGSTER_YAML = PROJECT_ROOT / "orchestration" / "dagster.yaml"
 
 
 def _free_port() -> int:

@@ -8,9 +8,15 @@ from warehouse.settings import SettingsError, load_settings
 def test_defaults_match_the_documented_names(env, monkeypatch):
     monkeypatch.delenv("SPOTIFY_BRAIN_WAREHOUSE")
     monkeypatch.delenv("SPOTIFY_BRAIN_EXPORT_PATH")
+    for name in ("SPOTIFY_BRAIN_DATA_DIR", "SPOTIFY_BRAIN_INBOX", "SPOTIFY_BRAIN_EXPORT_PATH_PATTERN"):
+        monkeypatch.delenv(name)
     settings = load_settings()
-    assert settings.warehouse == Path("warehouse/spotify_brain.duckdb")
-    assert settings.export_path == Path("export/dashboard_data.json")
+    # runtime data in one folder of its own, apart from the code folders
+    assert settings.warehouse == Path("data/spotify_brain.duckdb")
+    assert settings.export_path == Path("data/export/dashboard_data.json")
+    assert settings.export_path_for("sam") == Path("data/export/listeners/sam/dashboard_data.json")
+    assert (settings.data_dir, settings.inbox, settings.token_file) == (
+        Path("data/artifacts"), Path("data/inbox"), Path("data/spotify_tokens.json"))
     assert settings.timezone == "Europe/Berlin"
 
 

@@ -68,17 +68,17 @@ class ListenerConfig:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    warehouse: Path = Field(Path("warehouse/spotify_brain.duckdb"), validation_alias=_env("SPOTIFY_BRAIN_WAREHOUSE"))
-    data_dir: Path = Field(Path("warehouse/artifacts"), validation_alias=_env("SPOTIFY_BRAIN_DATA_DIR"))
+    warehouse: Path = Field(Path("data/spotify_brain.duckdb"), validation_alias=_env("SPOTIFY_BRAIN_WAREHOUSE"))
+    data_dir: Path = Field(Path("data/artifacts"), validation_alias=_env("SPOTIFY_BRAIN_DATA_DIR"))
     listener_id: str = Field("demo", validation_alias=_env("SPOTIFY_BRAIN_LISTENER_ID"))
     display_name: str = Field("Demo Listener", validation_alias=_env("SPOTIFY_BRAIN_DISPLAY_NAME"))
     timezone: str = Field("Europe/Berlin", validation_alias=_env("SPOTIFY_BRAIN_TIMEZONE"))
-    export_path: Path = Field(Path("export/dashboard_data.json"), validation_alias=_env("SPOTIFY_BRAIN_EXPORT_PATH"))
+    export_path: Path = Field(Path("data/export/dashboard_data.json"), validation_alias=_env("SPOTIFY_BRAIN_EXPORT_PATH"))
     # every other listener of a household: {listener_id} is replaced by the id
-    export_path_pattern: str = Field("export/listeners/{listener_id}/dashboard_data.json",
+    export_path_pattern: str = Field("data/export/listeners/{listener_id}/dashboard_data.json",
                                      validation_alias=_env("SPOTIFY_BRAIN_EXPORT_PATH_PATTERN"))
     # a drop folder the Dagster sensor imports privacy exports from (a subfolder per other listener)
-    inbox: Path = Field(Path("warehouse/inbox"), validation_alias=_env("SPOTIFY_BRAIN_INBOX"))
+    inbox: Path = Field(Path("data/inbox"), validation_alias=_env("SPOTIFY_BRAIN_INBOX"))
     # the plays_are_fresh check warns when a live listener's newest play is older than this
     stale_after_hours: int = Field(48, ge=1, validation_alias=_env("SPOTIFY_BRAIN_STALE_AFTER_HOURS"))
     # runs recorded in the Dagster instance are deleted after this many days
@@ -96,7 +96,7 @@ class Settings(BaseSettings):
                                            validation_alias=_env("SPOTIFY_ACCOUNTS_BASE_URL"))
     spotify_redirect_uri: str = Field("http://127.0.0.1:8888/callback", validation_alias=_env("SPOTIFY_REDIRECT_URI"))
     # where a refresh token Spotify rotated is kept (JSON per listener, mode 600); never logged
-    token_file: Path = Field(Path("warehouse/spotify_tokens.json"), validation_alias=_env("SPOTIFY_BRAIN_TOKEN_FILE"))
+    token_file: Path = Field(Path("data/spotify_tokens.json"), validation_alias=_env("SPOTIFY_BRAIN_TOKEN_FILE"))
     # household members besides the main listener: JSON list of
     # {"listener_id", "display_name", "timezone", "refresh_token_env"}
     extra_listeners: list[dict[str, str]] = Field([], validation_alias=_env("SPOTIFY_BRAIN_LISTENERS"))

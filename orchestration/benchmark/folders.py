@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from orchestration.project import PROJECT_ROOT
+from orchestration.runner import prepare_home
 
 BIN = Path(sys.executable).parent
-DAGSTER_YAML = PROJECT_ROOT / "orchestration" / "dagster_home" / "dagster.yaml"
 
 
 class Folder:
@@ -21,8 +20,7 @@ class Folder:
 
     def __init__(self, root: Path, listener: str = "bench"):
         self.root, self.listener = root, listener
-        (root / "dagster_home").mkdir(parents=True)
-        shutil.copy(DAGSTER_YAML, root / "dagster_home" / "dagster.yaml")
+        prepare_home(root / "dagster_home")
         features = root / "features.csv"
         from ingest.demo.files import write_features_file
 
