@@ -147,13 +147,13 @@ def train_next_mood(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: 
 
 def serve_best_baseline(con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path) -> ModelRun | None:
     """Before any training run (a refresh right after an import): judge the baselines on each play's
-    mood after the previous play's (int_play_mood_states), store the best as a run."""
+    mood after the previous play's (int_plays__mood_states), store the best as a run."""
     classes = _classes(con)
     if len(classes) == 0:
         return None
     frame = load_frame(con, """(select play_id, listener_id, started_at, local_hour,
                                        mood_cluster_id as target_mood_cluster_id, state_mood_2 as prev_mood_1
-                                from intermediate.int_play_mood_states
+                                from intermediate.int_plays__mood_states
                                 where mood_cluster_id is not null and state_mood_2 is not null)""",
                        listener_id, "started_at, play_id")
     frame["prev_mood_1"] = frame["prev_mood_1"].astype(int)

@@ -53,7 +53,7 @@ def test_session_training_rows_do_not_change_when_the_future_is_removed(built, t
 
 def test_next_track_scoring_is_the_state_after_each_listeners_latest_play(demo_warehouse):
     """The scoring model reads only each listener's last three plays; it must match the state the
-    full int_play_mood_states gives the latest play."""
+    full int_plays__mood_states gives the latest play."""
     con = duckdb.connect(str(demo_warehouse))
     for batch in generate_demo_batches("second", "America/New_York", "Second", days=5):
         load_batch(con, batch)
@@ -70,7 +70,7 @@ def test_next_track_scoring_is_the_state_after_each_listeners_latest_play(demo_w
     latest = con.execute("""
         select listener_id, played_at, state_mood_1, state_mood_2, state_mood_3, valence, state_valence_2,
                state_mood_changes_last_hour, position_in_session
-        from intermediate.int_play_mood_states
+        from intermediate.int_plays__mood_states
         qualify row_number() over (partition by listener_id order by started_at desc, played_at desc, track_id desc) = 1
         order by listener_id""").fetchall()
     assert scoring == latest and len(scoring) == 2

@@ -18,7 +18,7 @@ from warehouse.settings import load_settings
 # the incremental models and a sort key for comparing them
 TABLES = {
     "intermediate.int_plays__deduplicated": "listener_id, track_id, played_at",
-    "intermediate.int_plays_sessionized": "listener_id, track_id, played_at",
+    "intermediate.int_plays__sessionized": "listener_id, track_id, played_at",
     "marts.fct_plays": "play_id",
     "marts.fct_sessions": "session_id",
     "marts.fct_listening_hours": "listener_id, hour_start_utc",

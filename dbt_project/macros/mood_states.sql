@@ -2,7 +2,7 @@
     tails), what is known once it has been heard: its mood and features, the two moods and
     the features before it, and how often the mood changed within a session in the hour up
     to it, all within `plays` (a slice must reach two hours back for the last of these).
-    Used by int_play_mood_states (every play) and by ml_next_track_scoring (only each
+    Used by int_plays__mood_states (every play) and by ml_next_track_scoring (only each
     listener's latest plays, so a refresh does not compute every play's state to score one). -#}
 {% macro mood_states(plays) -%}
 with plays as (

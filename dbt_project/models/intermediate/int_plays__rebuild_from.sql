@@ -17,7 +17,7 @@
 -- depends_on: {{ ref('stg_spotify__tracks') }}
 -- depends_on: {{ ref('stg_spotify__listeners') }}
 {%- set previous = adapter.get_relation(database=this.database, schema=this.schema,
-                                        identifier='int_plays_sessionized') %}
+                                        identifier='int_plays__sessionized') %}
 {#- a view or an older table (built before its newest column, skip_reported, existed) counts as
     no previous build: every listener is rebuilt whole, new columns filled -#}
 {%- if previous is not none and (previous.type != 'table' or 'skip_reported' not in

@@ -24,5 +24,5 @@ select
     shuffle,
     platform_kind,
     source
-from {{ ref('int_plays_sessionized') }} as sessionized
+from {{ ref('int_plays__sessionized') }} as sessionized
 where {{ in_rebuilt_tail('sessionized.listener_id', 'sessionized.started_at') }}

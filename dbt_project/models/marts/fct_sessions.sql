@@ -16,6 +16,6 @@ select
     count(*) filter (where is_skipped) as skip_count,
     sum(ms_played)::bigint as ms_played,
     date_diff('second', min(started_at), max(played_at)) / 60.0 as duration_minutes
-from {{ ref('int_plays_sessionized') }} as sessionized
+from {{ ref('int_plays__sessionized') }} as sessionized
 where {{ in_rebuilt_tail('sessionized.listener_id', 'sessionized.started_at') }}
 group by session_id, listener_id

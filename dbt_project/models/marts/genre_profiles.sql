@@ -5,7 +5,7 @@
 {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
           pre_hook="{{ delete_rebuilt_listeners('int_listeners__rebuild') }}") }}
 -- depends_on: {{ ref('int_listeners__rebuild') }}
--- Plays and moods joined here, not read from int_play_mood_states: that view's window functions
+-- Plays and moods joined here, not read from int_plays__mood_states: that view's window functions
 -- ran over every listener's plays before the filter (20 s a refresh in a household of 10M plays).
 with plays as (
     select plays.listener_id, plays.ms_played, plays.part_of_day, moods.mood_cluster_id, tracks.genres

@@ -12,7 +12,7 @@ with bounds as (
     group by listener_id
 ),
 
--- plays, moods and features joined here, not read from int_play_mood_states: that view's window
+-- plays, moods and features joined here, not read from int_plays__mood_states: that view's window
 -- functions ran over every listener's plays before the join (20 s a refresh in a household of 10M plays)
 plays as (
     select plays.listener_id, plays.played_at, moods.mood_cluster_id,

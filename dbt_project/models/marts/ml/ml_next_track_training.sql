@@ -3,7 +3,7 @@
 -- One row per play with a mood whose previous play has one: the target is this play's mood,
 -- every feature is the state after the previous play (known before this track started).
 with states as (
-    select * from {{ ref('int_play_mood_states') }}
+    select * from {{ ref('int_plays__mood_states') }}
 ),
 
 rows_with_past as (
