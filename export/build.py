@@ -8,6 +8,7 @@ sections have their own modules: `predictions.py` (moods, the next mood, session
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ import duckdb
 
 from export.model_runs import model_runs
 from export.predictions import hourly_session_probs, mood_clusters, next_prediction, top_hours
-from export.rows import fetch_rows, local_iso, rounded
+from export.rows import fetch_rows, local_iso, rounded, table_exists
 from export.statistics import listening_stats
 from warehouse.coverage import coverage_rows
 
@@ -30,6 +31,7 @@ def build_dashboard(con: duckdb.DuckDBPyConnection, listener_id: str, *, recentl
     listener = listener[0]
     tz = ZoneInfo(listener["timezone"])
     clusters = mood_clusters(con)
+    providers = _providers(con, tz)
     session_probs = hourly_session_probs(con, listener_id)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -41,27 +43,40 @@ def build_dashboard(con: duckdb.DuckDBPyConnection, listener_id: str, *, recentl
         "session_actual": _session_actual(con, listener_id),
         "mood_clusters": list(clusters.values()),
         "mood_trajectory": _mood_trajectory(con, listener_id, tz),
-        "recently_played": _recently_played(con, listener_id, tz, recently_played_limit),
+        "recently_played": _recently_played(con, listener_id, tz, recently_played_limit, bool(clusters), providers),
         "genre_profiles": _genre_profiles(con, listener_id),
         "metrics": model_runs(con, listener_id, tz),
         "drift": _drift(con, listener_id),
-        "coverage": _coverage(con, listener_id),
+        "coverage": _coverage(con, listener_id, providers),
         "pipeline": _pipeline(status or {}),
         "listening_stats": listening_stats(con, listener_id),
     }
 
 
-def _coverage(con, listener_id: str) -> dict:
-    """What the mood and genre figures describe: shares of plays and of listening time."""
+def _coverage(con, listener_id: str, providers: dict) -> dict:
+    """What the mood and genre figures describe: shares of plays and of listening time; and whether
+    each enrichment provider answered on the last run."""
     rows = coverage_rows(con, listener_id)
     row = rows[0] if rows else {}
-    return {
-        "plays": row.get("plays", 0),
-        "audio_features": {"plays_share": rounded(row.get("plays_with_features_share")),
-                           "listening_time_share": rounded(row.get("time_with_features_share"))},
-        "genres": {"plays_share": rounded(row.get("plays_with_genres_share")),
-                   "listening_time_share": rounded(row.get("time_with_genres_share"))},
-    }
+
+    def share(what: str) -> dict:
+        return {"plays_share": rounded(row.get(f"plays_with_{what}_share")),
+                "listening_time_share": rounded(row.get(f"time_with_{what}_share"))}
+
+    return {"plays": row.get("plays", 0), "audio_features": share("features"), "genres": share("genres"),
+            "track_id": share("track_id"), "album_art": share("art"), "providers": providers}
+
+
+def _providers(con, tz: ZoneInfo) -> dict:
+    """Each provider of the newest enrichment run that asked any: reachable, why it stopped."""
+    if not table_exists(con, "raw", "enrichment_runs"):
+        return {}
+    row = con.execute("select started_at, providers from raw.enrichment_runs where providers is not null "
+                      "order by started_at desc limit 1").fetchone()
+    if not row:
+        return {}
+    return {name: {"reachable": bool(p.get("reachable", True)), "stopped": p.get("stopped"),
+                   "last_run": local_iso(row[0], tz)} for name, p in json.loads(row[1]).items()}
 
 
 def _pipeline(status: dict) -> dict:
@@ -92,12 +107,14 @@ def _mood_trajectory(con, listener_id: str, tz: ZoneInfo) -> list[dict]:
             for r in rows]
 
 
-def _recently_played(con, listener_id: str, tz: ZoneInfo, limit: int) -> list[dict]:
+def _recently_played(con, listener_id: str, tz: ZoneInfo, limit: int, has_moods: bool,
+                     providers: dict) -> list[dict]:
     rows = fetch_rows(
         con,
         """
         select p.track_id, t.track_name, t.primary_artist_name as artist_name, p.played_at,
-               t.album_image_url as image_url, m.mood_cluster_id
+               t.album_image_url as image_url, m.mood_cluster_id, t.has_audio_features as _has_features,
+               (select bool_or(l.found) from raw.feature_lookups l where l.track_id = p.track_id) as _features_found
         from marts.fct_plays p
         left join marts.dim_tracks t using (track_id)
         left join staging.stg_ml__track_moods m using (track_id)
@@ -107,7 +124,26 @@ def _recently_played(con, listener_id: str, tz: ZoneInfo, limit: int) -> list[di
         """,
         [listener_id, limit],
     )
-    return [{**r, "played_at": local_iso(r["played_at"], tz)} for r in rows]
+    unreachable = [name for name, p in providers.items() if not p["reachable"]]
+    return [{**{k: v for k, v in r.items() if not k.startswith("_")}, "played_at": local_iso(r["played_at"], tz),
+             "mood_missing_reason": _mood_missing_reason(r, has_moods, unreachable)} for r in rows]
+
+
+def _mood_missing_reason(row: dict, has_moods: bool, unreachable: list[str]) -> str | None:
+    """Why a recently played track shows no mood, never a guess in its place."""
+    if row["mood_cluster_id"] is not None:
+        return None
+    if not has_moods:
+        return "no mood clusters yet: no played track has audio features"
+    if row["track_id"].startswith("name:"):
+        return "known by name only (account data): no Spotify track id was found for it, so no audio features"
+    if row["_has_features"]:
+        return "its mood is assigned at the next run"
+    if row["_features_found"] is False:
+        return "the audio-feature provider does not know this track"
+    if unreachable:
+        return f"not looked up yet: {', '.join(unreachable)} could not be reached on the last run"
+    return "audio features not looked up yet (enrichment continues each run, most-played tracks first)"
 
 
 def _genre_profiles(con, listener_id: str) -> dict:

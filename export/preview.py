@@ -152,6 +152,23 @@ def _recent_table(data: dict) -> str:
     return f"<table><tr><th>played at</th><th>track</th><th>artist</th></tr>{rows}</table>"
 
 
+def _recommendations(data: dict) -> str:
+    """Both lists for the predicted mood: new to the listener, and their own not played lately."""
+    lists = data["next_prediction"].get("recommendations")
+    if not lists:
+        return "<p>No next-mood prediction yet.</p>"
+
+    def items(tracks: list[dict], why_empty: str) -> str:
+        rows = "".join(f"<li>{escape(t['track_name'] or '?')} <small>{escape(t['artist_name'] or '')}</small></li>"
+                       for t in tracks)
+        return f"<ol>{rows}</ol>" if rows else f"<p>{escape(why_empty)}</p>"
+
+    return (f'<div class="tops"><div id="discover"><h3>New to you</h3>'
+            f'{items(lists["discover"], lists["discover_note"] or "none")}</div>'
+            f'<div id="rediscover"><h3>Yours, not played lately</h3>'
+            f'{items(lists["rediscover"], "no track of yours in this mood yet")}</div></div>')
+
+
 def _share(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.0%}"
 
@@ -210,9 +227,18 @@ def _coverage_line(data: dict) -> str:
     if not coverage:
         return ""
     features, genres = coverage["audio_features"], coverage["genres"]
-    return (f'<p class="meta" id="coverage">Moods describe {_share(features["listening_time_share"])} of listening '
+    line = (f'<p class="meta" id="coverage">Moods describe {_share(features["listening_time_share"])} of listening '
             f'time ({_share(features["plays_share"])} of {coverage["plays"]} plays have audio features); genres '
-            f'describe {_share(genres["listening_time_share"])} ({_share(genres["plays_share"])} of plays).</p>')
+            f'describe {_share(genres["listening_time_share"])} ({_share(genres["plays_share"])} of plays).')
+    ids, art = coverage.get("track_id"), coverage.get("album_art")
+    if ids and art:
+        line += (f' {_share(ids["plays_share"])} of plays have a Spotify track id, {_share(art["plays_share"])} '
+                 f'album art.')
+    down = [f"{escape(name)} ({escape(p['stopped'] or 'no answer')})"
+            for name, p in (coverage.get("providers") or {}).items() if not p["reachable"]]
+    if down:
+        line += f' Not reachable on the last run: {"; ".join(down)}.'
+    return line + "</p>"
 
 
 def _pipeline_banner(data: dict) -> str:
@@ -259,7 +285,8 @@ def render_html(data: dict, page: Path | None = None, household: list[tuple[str,
         f"<main>{figures}<figure id=\"reliability\"><figcaption>reliability: the served predictors' holdout "
         f"probabilities against what happened, per decile</figcaption>{_reliability(data['metrics']['latest'])}"
         f"</figure><figure id=\"recently-played\"><figcaption>recently played</figcaption>"
-        f"{_recent_table(data)}</figure></main></body></html>\n"
+        f"{_recent_table(data)}</figure><figure id=\"recommendations\"><figcaption>for the next mood: "
+        f"{next_mood}</figcaption>{_recommendations(data)}</figure></main></body></html>\n"
     )
 
 

@@ -18,6 +18,8 @@ from orchestration.runner import dagster_instance, execute, run_job, say
 from warehouse.settings import Settings, SettingsError, load_settings
 
 JOBS = ("full_retrain", "refresh")
+# the provider names raw.metadata_lookups and raw.feature_lookups keep answers under
+RETRY_PROVIDERS = ("all", "listenbrainz", "listenbrainz_labs", "spotify_oembed", "reccobeats", "spotify", "file")
 # the warehouse, its write-ahead log, model artifacts and run records hold a listening history:
 # whatever this command creates is for its owner only (the export is made readable on purpose)
 PRIVATE = 0o077
@@ -79,26 +81,55 @@ def _metadata(result, node: str, key: list[str]) -> dict:
 
 
 def _what_next(enriched: dict, settings: Settings) -> str:
-    """How many tracks still lack features and genres, and what the coming runs will do about it."""
+    """What enrichment reached, what each provider did, and what the coming runs will do."""
     lines = [f"enrichment: {enriched['tracks_without_features']} tracks still without audio features, "
-             f"{enriched['tracks_without_artists']} without artists, {enriched['artists_without_genres']} "
-             f"artists without genres"]
+             f"{enriched['tracks_without_artists']} without Spotify artists, {enriched['artists_without_genres']} "
+             f"Spotify artists without genres"]
+    lines += [f"  {line}" for line in enriched.get("providers", [])]
+    if settings.keyless_lookups:
+        lines.append(f"  each scheduled run asks the keyless providers about the most-played of the rest, at most "
+                     f"{settings.lookups_per_run} requests each (SPOTIFY_BRAIN_LOOKUPS_PER_RUN): MusicBrainz genres "
+                     f"and release years, album art, Spotify ids for account-data plays")
+    else:
+        lines.append("  keyless lookups are off (SPOTIFY_BRAIN_KEYLESS_LOOKUPS=false): no genres, art or Spotify ids "
+                     "for account-data plays without a Spotify app")
     if enriched["tracks_without_artists"] or enriched["artists_without_genres"]:
         if settings.spotify_client_id and settings.spotify_client_secret:
-            lines.append(f"  each scheduled run looks up the most-played of them next, at most "
+            lines.append(f"  Spotify's own genres: each scheduled run looks up the most-played next, at most "
                          f"{settings.api_calls_per_run} Spotify calls per run and {settings.api_calls_per_day} a day "
                          f"(SPOTIFY_BRAIN_API_CALLS_PER_RUN / _PER_DAY)")
         else:
-            lines.append("  genres need a Spotify app: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET "
-                         "(no user login needed) and the scheduled runs look them up, most-played first")
+            lines.append("  Spotify's own genres need a Spotify app (SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET, no "
+                         "user login); without one the genres are MusicBrainz's")
     if enriched["tracks_without_features"]:
         provider = settings.audio_features
         lines.append("  audio features: SPOTIFY_BRAIN_AUDIO_FEATURES=none, so those tracks get no mood"
                      if provider == "none" else
-                     f"  audio features: the coming runs ask {provider} again for tracks it did not know after 30 days")
+                     f"  audio features: the coming runs ask {provider} about the rest; a track it did not know is "
+                     f"not asked again (spotify-brain enrich --retry asks again)")
     if enriched.get("stopped") and enriched["stopped"] != "no":
         lines.append(f"  this run stopped early: {enriched['stopped']}")
     return "\n".join(lines)
+
+
+def enrich_now(args: argparse.Namespace, settings: Settings) -> int:
+    """The enrichment step now, as a run of its own; with --retry, a provider's "not found"
+    answers are forgotten first, so those tracks are asked again."""
+    from ingest.enrichment.run import enrich
+    from warehouse.connection import write_connection
+    from warehouse.loaders import forget_lookups
+    from warehouse.schema import ensure_schema
+
+    with write_connection(settings.warehouse, settings.writer_lock_timeout_s, settings.duckdb_memory_limit) as con:
+        ensure_schema(con)
+        if args.retry:
+            forgotten = forget_lookups(con, None if args.retry == "all" else args.retry)
+            print(f"asking again about {forgotten} item(s) {args.retry} did not know")
+        report = enrich(con, settings)
+    print(f"enrichment: {report.summary()}")
+    for why in report.unreachable():
+        print(f"  {why}", file=sys.stderr)
+    return 0
 
 
 def ingest_now(settings: Settings) -> int:
@@ -155,6 +186,10 @@ def parser() -> argparse.ArgumentParser:
                      help="full_retrain: everything, models retrained (daily); refresh: new plays, predictions "
                           "from the stored models, exports (every 30 minutes)")
     commands.add_parser("ingest", help="pull new plays for every configured listener now, and enrich them")
+    enricher = commands.add_parser("enrich", help="look up genres, art, audio features and Spotify ids now",
+                                   formatter_class=formatter)
+    enricher.add_argument("--retry", choices=RETRY_PROVIDERS,
+                          help="ask again about what this provider (or all) did not know")
     commands.add_parser("auth", help="authorise with Spotify once and print the refresh token")
     importer = commands.add_parser("import", help="import Spotify's data download, the privacy export "
                                                   "(zip, folder or files)",
@@ -194,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             return import_history(args, settings)
         if args.command == "ingest":
             return ingest_now(settings)
+        if args.command == "enrich":
+            return enrich_now(args, settings)
         if args.command == "auth":
             return auth(settings)
         if args.command == "run":

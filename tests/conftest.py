@@ -47,6 +47,10 @@ def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
     home.mkdir(exist_ok=True)
     shutil.copy(PROJECT_ROOT / "orchestration" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    # no test reaches the internet: the keyless providers are off unless a test points them at a
+    # fake, and ReccoBeats is a closed port on this machine
+    monkeypatch.setenv("SPOTIFY_BRAIN_KEYLESS_LOOKUPS", "false")
+    monkeypatch.setenv("RECCOBEATS_API_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("SPOTIFY_BRAIN_INGEST_SOURCE", "demo")
     monkeypatch.setenv("SPOTIFY_BRAIN_DEMO_DAYS", str(SMALL_DEMO_DAYS))
     return folder

@@ -54,7 +54,8 @@ def test_jobs_and_schedules(defs):
             dg.AssetKey(["ml", "track_moods"])} <= keys["refresh"]
     assert keys["import_history"] == {dg.AssetKey(["raw", t]) for t in (
         "plays", "tracks", "listeners", "ingest_runs", "rejected_records", "artists", "audio_features",
-        "feature_lookups", "catalog_lookups", "enrichment_runs")}
+        "feature_lookups", "catalog_lookups", "enrichment_runs",
+        "recordings", "artist_genres", "track_links", "metadata_lookups")}  # the keyless providers' answers
     crons = {s.job_name: s.cron_schedule for s in defs.schedules}
     assert crons == {"refresh": "*/30 * * * *", "full_retrain": "15 4 * * *"}
     assert {s.execution_timezone for s in defs.schedules} == {load_settings().timezone}

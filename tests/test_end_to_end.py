@@ -210,7 +210,7 @@ def test_the_readme_queries_run_with_the_duckdb_cli(demo_run):
     import sys
 
     readme = (PROJECT_ROOT / "README.md").read_text()
-    queries = re.findall(r'duckdb -readonly warehouse/spotify_brain\.duckdb -c "(.*?)"', readme, re.S)
+    queries = re.findall(r'duckdb -readonly data/spotify_brain\.duckdb -c "(.*?)"', readme, re.S)
     assert len(queries) >= 4
     cli = Path(sys.executable).parent / "duckdb"
     for query in queries:

@@ -206,6 +206,61 @@ def complete_catalog(con: duckdb.DuckDBPyConnection, tracks: list[dict], artists
         raise
 
 
+RECORDING_SCHEMA = pa.schema([
+    ("track_id", pa.string()), ("recording_mbid", pa.string()), ("recording_name", pa.string()),
+    ("artist_credit_name", pa.string()), ("artist_mbids", pa.list_(pa.string())), ("release_mbid", pa.string()),
+    ("release_name", pa.string()), ("release_year", pa.int32()), ("caa_release_mbid", pa.string()),
+    ("caa_id", pa.int64()), ("recording_genres", pa.list_(pa.string())),
+])
+ARTIST_GENRE_SCHEMA = pa.schema([("artist_mbid", pa.string()), ("artist_name", pa.string()), ("genre", pa.string()),
+                                 ("votes", pa.int32())])
+LINK_SCHEMA = pa.schema([("name_track_id", pa.string()), ("track_id", pa.string())])
+
+
+def land_lookups(con: duckdb.DuckDBPyConnection, provider: str, asked: list[str], found: set[str], *,
+                 recordings: list[dict] = (), artist_genres: list[dict] = (), links: list[dict] = (),
+                 tracks: list[dict] = (), images: dict[str, str] | None = None) -> None:
+    """One batch of a keyless provider's answers, in one transaction with the record of what was
+    asked (raw.metadata_lookups), so no track is ever recorded as asked with its answer lost.
+    Nothing is overwritten: a recording, a genre or a link already stored stays; an image fills
+    only a track that has none."""
+    at = _utcnow()
+    con.execute("begin transaction")
+    try:
+        for table, rows, schema, extra in (
+                ("raw.recordings", recordings, RECORDING_SCHEMA, ", ?, ?"),
+                ("raw.artist_genres", artist_genres, ARTIST_GENRE_SCHEMA, ", 'musicbrainz', ?"),
+                ("raw.track_links", links, LINK_SCHEMA, ", ?, ?")):
+            if len(rows):
+                params = [provider, at] if extra == ", ?, ?" else [at]
+                with _registered(con, "answers", _arrow(rows, schema)):
+                    con.execute(f"insert into {table} select *{extra} from answers on conflict do nothing", params)
+        provenance = {"source": provider, "ingest_run_id": f"{provider}-{at:%Y%m%d}", "loaded_at": at}
+        _insert_new(con, "raw.tracks", "track_id", tracks, TRACK_SCHEMA, provenance, fill_gaps=TRACK_GAPS)
+        for track_id, url in (images or {}).items():
+            con.execute("update raw.tracks set album_image_url = ? where track_id = ? and album_image_url is null",
+                        [url, track_id])
+        with _registered(con, "asked", pa.table({"item_id": pa.array(asked, pa.string()),
+                                                  "found": pa.array([i in found for i in asked], pa.bool_())})):
+            con.execute("insert or replace into raw.metadata_lookups select ?, item_id, found, ? from asked",
+                        [provider, at])
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+def forget_lookups(con: duckdb.DuckDBPyConnection, provider: str | None) -> int:
+    """What a provider (or every provider) answered "not found" is asked again from the next run."""
+    deleted = con.execute("delete from raw.metadata_lookups where not found and provider = coalesce(?, provider)",
+                          [provider]).fetchone()[0]
+    deleted += con.execute("delete from raw.feature_lookups where not found and provider = coalesce(?, provider)",
+                           [provider]).fetchone()[0]
+    if provider in (None, "spotify"):
+        deleted += con.execute("delete from raw.catalog_lookups where not found").fetchone()[0]
+    return int(deleted)
+
+
 def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
     """Land a batch in one transaction and record it in `raw.ingest_runs`."""
     with _registered(con, "plays", _numbered_plays(batch.plays)):

@@ -121,7 +121,54 @@ create table if not exists raw.enrichment_runs (
     artists_fetched   integer not null,
     features_found    integer not null,
     stopped           varchar,           -- why Spotify lookups ended early, if they did
-    message           varchar
+    message           varchar,
+    providers         json               -- per provider: requests, asked, found, stopped, reachable
+);
+
+-- What the keyless providers found (ingest/enrichment/): a track's MusicBrainz recording as
+-- ListenBrainz matched it by name, its release year and cover art ids
+create table if not exists raw.recordings (
+    track_id           varchar primary key,  -- ours: a Spotify id or a name-based id
+    recording_mbid     varchar not null,
+    recording_name     varchar,
+    artist_credit_name varchar,
+    artist_mbids       varchar[],
+    release_mbid       varchar,
+    release_name       varchar,
+    release_year       integer,
+    caa_release_mbid   varchar,              -- the release whose cover art the Cover Art Archive holds
+    caa_id             bigint,
+    recording_genres   varchar[],            -- MusicBrainz genres of the recording, most voted first
+    provider           varchar not null,
+    loaded_at          timestamp not null
+);
+
+-- MusicBrainz genres of an artist (tags that are genres), with their votes and where they came from
+create table if not exists raw.artist_genres (
+    artist_mbid   varchar not null,
+    artist_name   varchar,
+    genre         varchar not null,
+    votes         integer,
+    source        varchar not null,          -- musicbrainz (through ListenBrainz)
+    loaded_at     timestamp not null,
+    primary key (artist_mbid, genre, source)
+);
+
+-- A name-only track's Spotify id, as a provider found it from the names (dbt resolves the plays)
+create table if not exists raw.track_links (
+    name_track_id varchar primary key,
+    track_id      varchar not null,
+    provider      varchar not null,
+    loaded_at     timestamp not null
+);
+
+-- Every item a keyless provider was asked about, found or not: never asked again unless retried
+create table if not exists raw.metadata_lookups (
+    provider      varchar not null,          -- listenbrainz | listenbrainz_labs | spotify_oembed
+    item_id       varchar not null,
+    found         boolean not null,
+    looked_up_at  timestamp not null,
+    primary key (provider, item_id)
 );
 
 create table if not exists raw.rejected_records (
@@ -181,6 +228,31 @@ create table if not exists ml.model_runs (
     oracle               json                -- demo listeners: the generator's own holdout figures
 );
 
+-- Tracks new to a listener for a mood (ml/recommendations.py): the set of the current clustering
+-- only, one per mood at most, replaced when fetched again (so it never grows); and the last fetch
+-- per listener and mood, with its outcome and why it found nothing, if it did not
+create table if not exists ml.recommendations (
+    listener_id     varchar not null,
+    mood_run_id     varchar not null,
+    mood_cluster_id integer not null,
+    rank            integer not null,
+    track_id        varchar not null,        -- a Spotify id the listener never played
+    track_name      varchar,
+    artist_name     varchar,
+    image_url       varchar,
+    distance        double,                  -- to the mood's centroid, in the clustering's scaled units
+    fetched_at      timestamp not null
+);
+
+create table if not exists ml.recommendation_fetches (
+    listener_id     varchar not null,
+    mood_run_id     varchar not null,
+    mood_cluster_id integer not null,
+    fetched_at      timestamp not null,
+    outcome         varchar not null,        -- found | none_in_mood | no_seeds | unreachable | off
+    note            varchar
+);
+
 create table if not exists ml.next_mood_predictions (
     listener_id     varchar not null,
     run_id          varchar not null,
@@ -220,6 +292,7 @@ def platform_kind_sql(column: str) -> str:
 # columns added after a table was first released: warehouses built before get them here
 ADDED_COLUMNS = ["alter table raw.ingest_runs add column if not exists records_set_aside integer default 0",
                  "alter table raw.ingest_runs add column if not exists plays_folded integer default 0",
+                 "alter table raw.enrichment_runs add column if not exists providers json",
                  "alter table ml.model_runs add column if not exists oracle json"]
 # values stored before a rule existed, brought in line with it (each a no-op once done)
 CLEANUPS = [f"update raw.plays set platform = {platform_kind_sql('platform')} "

@@ -113,6 +113,19 @@ class Settings(BaseSettings):
         "reccobeats", validation_alias=_env("SPOTIFY_BRAIN_AUDIO_FEATURES"))
     audio_features_file: Path | None = Field(None, validation_alias=_env("SPOTIFY_BRAIN_AUDIO_FEATURES_FILE"))
     reccobeats_api_base_url: str = Field("https://api.reccobeats.com", validation_alias=_env("RECCOBEATS_API_BASE_URL"))
+    # keyless enrichment, no Spotify app needed: ListenBrainz (recordings, genres, release years, Spotify
+    # ids for name-only plays) and Spotify's oEmbed (album art); false: no lookups, nothing leaves the machine
+    keyless_lookups: bool = Field(True, validation_alias=_env("SPOTIFY_BRAIN_KEYLESS_LOOKUPS"))
+    lookups_per_run: int = Field(300, ge=0, validation_alias=_env("SPOTIFY_BRAIN_LOOKUPS_PER_RUN"))
+    # who runs this installation (an e-mail or URL), sent in the User-Agent MetaBrainz asks for
+    contact: str = Field("", validation_alias=_env("SPOTIFY_BRAIN_CONTACT"))
+    listenbrainz_api_base_url: str = Field("https://api.listenbrainz.org",
+                                           validation_alias=_env("LISTENBRAINZ_API_BASE_URL"))
+    listenbrainz_labs_base_url: str = Field("https://labs.api.listenbrainz.org",
+                                            validation_alias=_env("LISTENBRAINZ_LABS_BASE_URL"))
+    spotify_oembed_base_url: str = Field("https://open.spotify.com", validation_alias=_env("SPOTIFY_OEMBED_BASE_URL"))
+    cover_art_archive_base_url: str = Field("https://coverartarchive.org",
+                                            validation_alias=_env("COVER_ART_ARCHIVE_BASE_URL"))
 
     # delivery of the export to the website's git repository (off while WEBSITE_REPO is empty)
     website_repo: str = Field("", validation_alias=_env("WEBSITE_REPO"))
@@ -159,7 +172,9 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, value):
         return None if value == "" else value
 
-    @field_validator("spotify_api_base_url", "spotify_accounts_base_url", "reccobeats_api_base_url")
+    @field_validator("spotify_api_base_url", "spotify_accounts_base_url", "reccobeats_api_base_url",
+                     "listenbrainz_api_base_url", "listenbrainz_labs_base_url", "spotify_oembed_base_url",
+                     "cover_art_archive_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

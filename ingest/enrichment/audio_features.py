@@ -1,6 +1,7 @@
 """Audio features from the provider SPOTIFY_BRAIN_AUDIO_FEATURES names (reccobeats, file,
-spotify), for the most-played tracks without them; every track asked is kept in
-raw.feature_lookups, found or not."""
+spotify), for the most-played tracks without them (a name-only track gets them once a provider
+found its Spotify id); every track asked is kept in raw.feature_lookups, found or not, and is not
+asked again unless the user retries (`spotify-brain enrich --retry`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import duckdb
 import pyarrow as pa
 import spotipy
 
-from ingest.enrichment.lookups import LOOKUP_AGAIN_AFTER, now
+from ingest.enrichment.http import ProviderReport
+from ingest.enrichment.lookups import now
 from ingest.enrichment.reccobeats import features_of, from_reccobeats
 from ingest.spotify.client import STOPPED, SpotifyApi
 from warehouse.loaders import FEATURE_COLUMNS, FEATURE_SCHEMA
@@ -26,17 +28,22 @@ class FeatureFileError(ValueError):
 
 
 def _tracks_needing_features(con: duckdb.DuckDBPyConnection, provider: str) -> list[str]:
-    """Tracks without features and not asked lately, most-played first."""
+    """Tracks without features that this provider was never asked about, most-played first (the
+    plays of a linked name-only track count for its Spotify id)."""
     return [r[0] for r in con.execute(
         """
+        with plays as (
+            select coalesce(k.track_id, p.track_id) as track_id, count(*) as plays
+            from raw.plays p left join raw.track_links k on k.name_track_id = p.track_id
+            group by 1
+        )
         select t.track_id from raw.tracks t
-        left join (select track_id, count(*) as plays from raw.plays group by track_id) p using (track_id)
+        left join plays p using (track_id)
         where t.track_id not like 'name:%'
           and not exists (select 1 from raw.audio_features f where f.track_id = t.track_id)
-          and not exists (select 1 from raw.feature_lookups l
-                          where l.track_id = t.track_id and l.provider = ? and l.looked_up_at > ?)
+          and not exists (select 1 from raw.feature_lookups l where l.track_id = t.track_id and l.provider = ?)
         order by coalesce(p.plays, 0) desc, t.track_id limit ?
-        """, [provider, now() - LOOKUP_AGAIN_AFTER, TRACKS_PER_RUN]).fetchall()]
+        """, [provider, TRACKS_PER_RUN]).fetchall()]
 
 
 def fetch_audio_features(con: duckdb.DuckDBPyConnection, settings: Settings, api: SpotifyApi | None,
@@ -47,8 +54,11 @@ def fetch_audio_features(con: duckdb.DuckDBPyConnection, settings: Settings, api
         return
     if provider == "file":
         found, asked = from_file(con, settings.audio_features_file, wanted), wanted
+        report.providers["features file"] = ProviderReport("features file", asked=len(asked), found=len(found))
     elif provider == "reccobeats":
-        found, asked = from_reccobeats(settings, wanted, report, sleep)
+        found, asked, reccobeats = from_reccobeats(settings, wanted, sleep)
+        report.providers[reccobeats.name] = reccobeats.report
+        report.events += reccobeats.report.events
     elif api is not None:
         found, asked = from_spotify(api, wanted, report)
     else:

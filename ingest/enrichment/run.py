@@ -1,8 +1,11 @@
-"""The enrichment step: Spotify catalogue lookups within the budget, then audio features, then
-what is still missing; one row in raw.enrichment_runs."""
+"""The enrichment step: Spotify catalogue lookups (with an app) within the budget; the keyless
+providers (Spotify ids for name-only tracks, MusicBrainz recordings and genres, album art); audio
+features; then what is still missing. One row in raw.enrichment_runs, with what each provider
+did and whether it could be reached."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -10,9 +13,13 @@ from datetime import timedelta
 
 import duckdb
 
+from ingest.enrichment.album_art import fetch_album_art
 from ingest.enrichment.audio_features import fetch_audio_features
+from ingest.enrichment.http import ProviderReport
+from ingest.enrichment.listenbrainz import lookup_recordings
 from ingest.enrichment.lookups import now
 from ingest.enrichment.spotify_catalog import resolve_tracks_and_genres
+from ingest.enrichment.spotify_ids import link_name_only_tracks
 from ingest.spotify.client import STOPPED, CallBudget, SpotifyApi, SpotifyAuthError
 from warehouse.settings import Settings
 
@@ -28,11 +35,16 @@ class EnrichmentReport:
     artists_without_genres: int = 0
     stopped: str | None = None          # why Spotify lookups ended early this run
     events: list[str] = field(default_factory=list)
+    providers: dict[str, ProviderReport] = field(default_factory=dict)  # each web service asked, by name
 
     def summary(self) -> str:
-        return (f"{self.tracks_resolved} tracks resolved to their artists, {self.artists_fetched} artists' "
-                f"genres fetched, {self.features_found} tracks got audio features "
-                f"({self.features_not_found} unknown to the provider), {self.spotify_calls} Spotify calls")
+        lines = [f"{self.tracks_resolved} tracks resolved to their artists, {self.artists_fetched} artists' "
+                 f"genres fetched, {self.features_found} tracks got audio features "
+                 f"({self.features_not_found} unknown to the provider), {self.spotify_calls} Spotify calls"]
+        return "; ".join(lines + [p.line() for p in self.providers.values()])
+
+    def unreachable(self) -> list[str]:
+        return [p.stopped for p in self.providers.values() if p.unreachable]
 
 
 def calls_left_today(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
@@ -57,15 +69,22 @@ def enrich(con: duckdb.DuckDBPyConnection, settings: Settings, sleep=time.sleep)
             report.stopped = f"the app credentials were refused: {exc}"
         report.events += api.events
     else:
-        report.stopped = "no SPOTIFY_CLIENT_ID/SECRET: artists and genres are not looked up"
+        report.stopped = "no SPOTIFY_CLIENT_ID/SECRET: Spotify's genres are not looked up"
+    if settings.keyless_lookups:
+        # in this order: Spotify ids first, so the recordings, art and features below reach those tracks too
+        for step in (link_name_only_tracks, lookup_recordings, fetch_album_art):
+            provider = step(con, settings, sleep)
+            report.providers[provider.name] = provider.report
+            report.events += provider.report.events[-5:]
     if settings.audio_features != "none":
         fetch_audio_features(con, settings, api, report, sleep)
     report.spotify_calls = budget.spent
     _count_missing(con, report)
-    con.execute("insert into raw.enrichment_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("insert into raw.enrichment_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [f"enrich-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", started, now(), report.spotify_calls,
                  report.tracks_resolved, report.artists_fetched, report.features_found, report.stopped,
-                 "; ".join(report.events)[:4000] or None])
+                 "; ".join(report.events)[:4000] or None,
+                 json.dumps({name: p.as_json() for name, p in report.providers.items()})])
     return report
 
 

@@ -8,13 +8,14 @@ from datetime import timedelta
 import duckdb
 import spotipy
 
-from ingest.enrichment.lookups import LOOKUP_AGAIN_AFTER, now
+from ingest.enrichment.lookups import now
 from ingest.spotify.client import SpotifyApi, SpotifyUnavailableError
 from warehouse.loaders import complete_catalog
 
 def _work_list(con: duckdb.DuckDBPyConnection, refresh_days: int) -> list[tuple[str, str]]:
     """What to ask Spotify for, most-played first: ('track', id) for a track whose artists are
-    unknown (and not looked up in the last 30 days), then ('artist', id) for each of its artists,
+    unknown (and never looked up: a track Spotify did not know is not asked again unless the user
+    retries), then ('artist', id) for each of its artists,
     or of a known track's artists, whose genres are missing or older than `refresh_days`."""
     stale = now() - timedelta(days=refresh_days)
     rows = con.execute(
@@ -26,7 +27,7 @@ def _work_list(con: duckdb.DuckDBPyConnection, refresh_days: int) -> list[tuple[
             select t.track_id, t.artist_ids, coalesce(p.plays, 0) as plays,
                    t.artist_ids is null and not exists (
                        select 1 from raw.catalog_lookups l
-                       where l.item_kind = 'track' and l.item_id = t.track_id and l.looked_up_at > ?) as ask_track
+                       where l.item_kind = 'track' and l.item_id = t.track_id) as ask_track
             from raw.tracks t left join played p using (track_id)
             where t.track_id not like 'name:%'
         ),
@@ -44,7 +45,7 @@ def _work_list(con: duckdb.DuckDBPyConnection, refresh_days: int) -> list[tuple[
         union all
         select 'artist', artist_id, plays from artist_plays
         order by plays desc, kind desc, id
-        """, [now() - LOOKUP_AGAIN_AFTER, stale]).fetchall()
+        """, [stale]).fetchall()
     return [(kind, item) for kind, item, _ in rows]
 
 

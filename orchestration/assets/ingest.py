@@ -23,8 +23,12 @@ ENRICHMENT_TABLES = {
     "artists": "Artists with their Spotify genres (null until looked up).",
     "audio_features": "Audio features per track from the configured provider.",
     "feature_lookups": "Every track an audio-feature provider was asked about, and whether it knew it.",
-    "catalog_lookups": "Tracks and artists Spotify did not know, so they are not asked again for 30 days.",
-    "enrichment_runs": "One row per enrichment run: Spotify calls spent against the daily budget, what was found.",
+    "catalog_lookups": "Tracks and artists Spotify did not know, so they are not asked again.",
+    "recordings": "MusicBrainz recordings ListenBrainz matched the tracks to: release, year, cover art, genres.",
+    "artist_genres": "MusicBrainz genres of each artist, with their votes.",
+    "track_links": "Spotify ids ListenBrainz Labs found for name-only (account data) tracks.",
+    "metadata_lookups": "Every track a keyless provider was asked about, found or not.",
+    "enrichment_runs": "One row per enrichment run: Spotify calls against the daily budget, what each provider did.",
 }
 IMPORT_CHECK = dg.AssetCheckSpec(
     "import_files_readable", asset=["raw", "plays"],
@@ -93,6 +97,8 @@ def enrichment(context: dg.AssetExecutionContext):
         rows = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in ENRICHMENT_TABLES}
         coverage = coverage_rows(con)
     context.log.info(f"enrichment: {report.summary()}")
+    for why in report.unreachable():
+        context.log.warning(why)
     if report.stopped:
         context.log.info(f"enrichment stopped early: {report.stopped}")
     for table in ENRICHMENT_TABLES:
@@ -105,6 +111,8 @@ def enrichment(context: dg.AssetExecutionContext):
                 "tracks_without_artists": report.tracks_without_artists,
                 "artists_without_genres": report.artists_without_genres,
                 "stopped": report.stopped or "no", "events": report.events[:50],
+                "providers": [p.line() for p in report.providers.values()],
+                "unreachable": report.unreachable(),
                 **coverage_metadata(coverage),
             }
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata)

@@ -30,7 +30,8 @@ class Folder:
                      "SPOTIFY_BRAIN_WAREHOUSE": "warehouse/bench.duckdb", "SPOTIFY_BRAIN_DATA_DIR": "warehouse/artifacts",
                      "SPOTIFY_BRAIN_EXPORT_PATH": "export/dashboard_data.json", "SPOTIFY_BRAIN_INGEST_SOURCE": "none",
                      "SPOTIFY_BRAIN_LISTENER_ID": listener, "SPOTIFY_BRAIN_TIMEZONE": "Europe/Berlin",
-                     "SPOTIFY_BRAIN_AUDIO_FEATURES": "file", "SPOTIFY_BRAIN_AUDIO_FEATURES_FILE": str(features)}
+                     "SPOTIFY_BRAIN_AUDIO_FEATURES": "file", "SPOTIFY_BRAIN_AUDIO_FEATURES_FILE": str(features),
+                     "SPOTIFY_BRAIN_KEYLESS_LOOKUPS": "false"}  # measured offline: no web service in the figures
 
     def command(self, *args: str, check: bool = True) -> dict:
         """One real `spotify-brain` command, start to exit: wall seconds and its peak memory."""

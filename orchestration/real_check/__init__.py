@@ -10,8 +10,8 @@ listener:
 - seconds and peak memory of each command, and both models against their best baseline.
 
 Each entry of DIR (a zip, a folder or a JSON file) is one listener. The table names no one: a
-listener is its position in DIR, with sizes and years. Nothing leaves the machine: audio
-features come from a file (--audio-features-file) or not at all.
+listener is its position in DIR, with sizes and years. Nothing leaves the machine unless
+--online: audio features come from a file (--audio-features-file) or not at all.
 
 `command.py` runs the commands and checks the warehouse; `count.py` counts the files.
 """

@@ -19,6 +19,8 @@ def add_arguments(command) -> None:
     command.add_argument("--timezone", default="UTC", help="the timezone every listener is imported with")
     command.add_argument("--audio-features-file", help="a CSV or Parquet of audio features (track_id and the "
                                                        "feature columns); without it, no moods")
+    command.add_argument("--online", action="store_true", help="let the keyless providers (ListenBrainz, "
+                         "Spotify oEmbed, ReccoBeats) be asked, as a scheduled run would; off, nothing leaves the machine")
     command.add_argument("--json", default="real_check.json", help="where to write the figures as JSON")
     command.add_argument("--only", nargs="*", help="only these entries of the folder (by name)")
 
@@ -44,10 +46,13 @@ def entries(folder: Path, only: list[str] | None = None) -> list[Path]:
     return [p for p in found if not only or p.name in only]
 
 
-def check_one(path: Path, label: str, root: Path, timezone: str, features_file: str | None) -> Outcome:
+def check_one(path: Path, label: str, root: Path, timezone: str, features_file: str | None,
+              online: bool = False) -> Outcome:
     outcome = Outcome(label, count_download(path, timezone))
     folder = Folder(root, listener="me")
-    folder.env |= {"SPOTIFY_BRAIN_TIMEZONE": timezone, "SPOTIFY_BRAIN_AUDIO_FEATURES": "none"}
+    folder.env |= {"SPOTIFY_BRAIN_TIMEZONE": timezone,
+                   "SPOTIFY_BRAIN_AUDIO_FEATURES": "reccobeats" if online else "none",
+                   "SPOTIFY_BRAIN_KEYLESS_LOOKUPS": "true" if online else "false"}
     if features_file:
         folder.env |= {"SPOTIFY_BRAIN_AUDIO_FEATURES": "file",
                        "SPOTIFY_BRAIN_AUDIO_FEATURES_FILE": str(Path(features_file).resolve())}
@@ -174,7 +179,7 @@ def run_check(args) -> int:
             label = f"#{number}"
             print(f"{label}: {path.name} ...", flush=True)
             outcome = check_one(path, label, Path(scratch) / label.strip("#"), args.timezone,
-                                args.audio_features_file)
+                                args.audio_features_file, args.online)
             outcomes.append(outcome)
             print(f"{label}: {'ok' if outcome.ok else 'FAILED'}" + "".join(f"\n  {p}" for p in outcome.problems),
                   flush=True)

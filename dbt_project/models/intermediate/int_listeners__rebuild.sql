@@ -11,6 +11,8 @@
 -- depends_on: {{ ref('stg_spotify__tracks') }}
 -- depends_on: {{ ref('stg_spotify__audio_features') }}
 -- depends_on: {{ ref('stg_spotify__artists') }}
+-- depends_on: {{ ref('stg_listenbrainz__recordings') }}
+-- depends_on: {{ ref('stg_listenbrainz__artist_genres') }}
 {%- set built = adapter.get_relation(database=this.database, schema=this.schema,
                                      identifier='int_listeners__built') %}
 with current_moods as (
@@ -26,13 +28,19 @@ built as (
     select * from {{ built }}
 ),
 
--- tracks whose features or (primary artist's) genres landed after the oldest of those builds
+-- tracks whose features or genres (Spotify's for the primary artist, MusicBrainz's for the
+-- recording or its artist) landed after the oldest of those builds
 enriched as (
-    select tracks.track_id, greatest(features.loaded_at, artists.loaded_at) as loaded_at
+    select tracks.track_id,
+           greatest(features.loaded_at, artists.loaded_at, recordings.loaded_at, artist_genres.loaded_at) as loaded_at
     from {{ ref('stg_spotify__tracks') }} as tracks
     left join {{ ref('stg_spotify__audio_features') }} as features using (track_id)
     left join {{ ref('stg_spotify__artists') }} as artists on artists.artist_id = tracks.primary_artist_id
-    where greatest(features.loaded_at, artists.loaded_at) > (select min(built_at) from built)
+    left join {{ ref('stg_listenbrainz__recordings') }} as recordings using (track_id)
+    left join {{ ref('stg_listenbrainz__artist_genres') }} as artist_genres
+        on artist_genres.artist_mbid = recordings.primary_artist_mbid
+    where greatest(features.loaded_at, artists.loaded_at, recordings.loaded_at, artist_genres.loaded_at)
+          > (select min(built_at) from built)
 ),
 
 changed as (

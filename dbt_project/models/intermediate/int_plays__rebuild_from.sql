@@ -8,13 +8,15 @@
 -- and dedupe with a play up to a minute away, so the build restarts at the start of the
 -- earliest stored session with a play ending after t - gap - 1 minute (or at t itself, if
 -- that is earlier). A track that resolves account-data plays by name restarts at the first
--- such play; a new timezone or session gap rebuilds the listener whole (rebuild_from null).
+-- such play (so does a link a provider found for the names); a new timezone or session gap
+-- rebuilds the listener whole (rebuild_from null).
 -- Listeners without a row here have nothing new: their rows are left alone.
 -- The previous build is read without ref() (it is downstream of this model). A table, not a
 -- view: it must keep the answer it gave before the models below it changed.
 {{ config(materialized='table') }}
 -- depends_on: {{ ref('int_plays__track_resolved') }}
 -- depends_on: {{ ref('stg_spotify__tracks') }}
+-- depends_on: {{ ref('stg_enrichment__track_links') }}
 -- depends_on: {{ ref('stg_spotify__listeners') }}
 {%- set previous = adapter.get_relation(database=this.database, schema=this.schema,
                                         identifier='int_plays__sessionized') %}
@@ -46,8 +48,10 @@ newly_resolved as (
     select listener_id, min(started_at) as earliest
     from {{ ref('int_plays__track_resolved') }}
     where landed_track_id like 'name:%'
-      and track_id in (select track_id from {{ ref('stg_spotify__tracks') }}
-                       where loaded_at > (select loaded_until from watermark))
+      and (track_id in (select track_id from {{ ref('stg_spotify__tracks') }}
+                        where loaded_at > (select loaded_until from watermark))
+           or landed_track_id in (select name_track_id from {{ ref('stg_enrichment__track_links') }}
+                                  where loaded_at > (select loaded_until from watermark)))
     group by listener_id
 ),
 

@@ -1,5 +1,6 @@
 -- Plays whose track is known only by name (account-data exports: `name:<hash>` ids) get the id
--- of a known track with the same name and primary artist, compared case- and space-insensitively.
+-- of a known track with the same name and primary artist, compared case- and space-insensitively;
+-- failing that, the Spotify id a keyless provider found from the names (stg_enrichment__track_links).
 -- Unmatched ones keep their name-based id (is_unresolved) and still count everywhere.
 with tracks as (
     select
@@ -17,10 +18,11 @@ known as (
 ),
 
 resolution as (
-    select tracks.track_id as name_track_id, known.track_id
+    select tracks.track_id as name_track_id, coalesce(known.track_id, links.track_id) as track_id
     from tracks
-    inner join known using (name_key, artist_key)
-    where tracks.track_id like 'name:%'
+    left join known using (name_key, artist_key)
+    left join {{ ref('stg_enrichment__track_links') }} as links on links.name_track_id = tracks.track_id
+    where tracks.track_id like 'name:%' and coalesce(known.track_id, links.track_id) is not null
 )
 
 select
