@@ -11,7 +11,7 @@ from orchestration.assets.dbt import dbt_core_models, dbt_mood_models
 from orchestration.assets.export import dashboard_data, website
 from orchestration.assets.ingest import enrichment, ingest_plays
 from orchestration.assets.ml import (
-    moods, next_mood_model, next_mood_predictions, session_start_model, session_start_predictions,
+    moods, next_mood_model, next_mood_predictions, recommendations, session_start_model, session_start_predictions,
 )
 from orchestration.jobs import JOBS, schedules
 from orchestration.progress import LOGGERS
@@ -24,7 +24,8 @@ os.umask(0o077)
 
 defs = dg.Definitions(
     assets=[ingest_plays, enrichment, dbt_core_models, moods, dbt_mood_models, next_mood_model,
-            session_start_model, next_mood_predictions, session_start_predictions, dashboard_data, website],
+            session_start_model, next_mood_predictions, session_start_predictions, recommendations, dashboard_data,
+            website],
     asset_checks=CHECKS,
     jobs=JOBS,
     schedules=schedules(load_settings().timezone),

@@ -13,12 +13,12 @@ import dagster as dg
 from orchestration.assets.dbt import dbt_model_key, models_tagged
 from orchestration.assets.export import dashboard_data, website
 from orchestration.assets.ingest import enrichment, ingest_plays
-from orchestration.assets.ml import (TRAINING_ASSETS, next_mood_model, next_mood_predictions, session_start_model,
-                                     session_start_predictions)
+from orchestration.assets.ml import (TRAINING_ASSETS, next_mood_model, next_mood_predictions, recommendations,
+                                     session_start_model, session_start_predictions)
 from orchestration.listeners import LISTENERS
 
 PER_LISTENER = (next_mood_model, session_start_model, next_mood_predictions, session_start_predictions,
-                dashboard_data, website)
+                recommendations, dashboard_data, website)
 SHARED = dg.AssetSelection.all() - dg.AssetSelection.assets(*PER_LISTENER)
 
 full_retrain_job = dg.define_asset_job(

@@ -10,7 +10,7 @@ from export.dashboard import export_dashboard
 from export.deliver import deliver
 from export.preview import chart_markdown, write_preview
 from orchestration.assets.dbt import dbt_model_key
-from orchestration.assets.ml import next_mood_predictions, session_start_predictions
+from orchestration.assets.ml import next_mood_predictions, recommendations, session_start_predictions
 from orchestration.listeners import LISTENERS, listener_ids
 from orchestration.resources import settings_and_writer
 from orchestration.status import read_status, status_for
@@ -22,7 +22,7 @@ MARTS_READ = ("fct_plays", "fct_sessions", "dim_tracks", "session_start_profile"
 
 @dg.asset(
     key=["export", "dashboard_data"], group_name="export", kinds={"json"}, partitions_def=LISTENERS,
-    deps=[next_mood_predictions, session_start_predictions, *(dbt_model_key(m) for m in MARTS_READ)],
+    deps=[next_mood_predictions, session_start_predictions, recommendations, *(dbt_model_key(m) for m in MARTS_READ)],
     # the refresh schedule writes the main listener's export every 30 minutes
     freshness_policy=dg.FreshnessPolicy.time_window(warn_window=timedelta(hours=1), fail_window=timedelta(hours=3)),
 )

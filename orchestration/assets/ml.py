@@ -5,6 +5,7 @@ import dagster as dg
 from ml import next_mood, session_start
 from ml.moods import assign_track_moods, train_mood_run
 from ml.oracle import load_oracle
+from ml.recommendations import recommend_for_listener
 from ml.registry import ModelRun, current_run, latest_run
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.listeners import LISTENERS
@@ -182,6 +183,20 @@ session_start_predictions = _predictions_asset(
     "session_start", session_start, "predict_session_starts", session_start_model,
     "ml_session_start_scoring", _top_hours, "no listening history",
     "Session-start probability for each local hour of the listener's coming day.")
+
+
+@dg.asset(key=["ml", "recommendations"], group_name="models", partitions_def=LISTENERS,
+          deps=[next_mood_predictions], kinds={"python"})
+def recommendations(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Tracks new to the listener for the predicted mood, from ReccoBeats, kept only when they sit in
+    that mood; fetched once per predicted mood (a refresh whose prediction did not change asks nothing)."""
+    with settings_and_writer() as (settings, con):
+        result = recommend_for_listener(con, settings, context.partition_key)
+    if result is None:
+        return dg.MaterializeResult(metadata={"note": "no next-mood prediction yet"})
+    if result["outcome"] == "unreachable":
+        context.log.warning(f"recommendations: {result['note']}; the list holds the listener's own tracks")
+    return dg.MaterializeResult(metadata={key: str(value) for key, value in result.items()})
 
 
 TRAINING_ASSETS = (next_mood_model, session_start_model)
