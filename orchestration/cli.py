@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from orchestration.runner import dagster_instance, execute, run_job, say
-from warehouse.settings import Settings, SettingsError, load_settings
+from warehouse.settings import Settings, SettingsError, check_listener_id, load_settings
 
 JOBS = ("full_retrain", "refresh")
 # the provider names raw.metadata_lookups and raw.feature_lookups keep answers under
@@ -25,21 +25,32 @@ RETRY_PROVIDERS = ("all", "listenbrainz", "listenbrainz_labs", "spotify_oembed",
 PRIVATE = 0o077
 
 
-def _summary(settings: Settings) -> str:
-    from warehouse.connection import read_connection
+def _summary(settings: Settings, wait_s: float) -> str:
+    """Each listener's plays, sessions and served models after a run; what there is of them after a
+    first run that stopped early (its failure was printed as it happened). After a failed run it
+    does not wait for the file: the failure may be that someone holds it."""
+    from warehouse.connection import WarehouseBusyError, read_connection
 
-    with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
-        rows = con.execute(
-            """
-            select l.listener_id,
-                   (select count(*) from marts.fct_plays p where p.listener_id = l.listener_id),
-                   (select count(*) from marts.fct_sessions s where s.listener_id = l.listener_id),
-                   (select string_agg(model_name || ': ' || served, ', ' order by model_name) from (
-                        select model_name, served from ml.model_runs r where r.listener_id = l.listener_id
-                        qualify row_number() over (partition by model_name
-                                                   order by data_end desc nulls last, trained_at desc) = 1))
-            from raw.listeners l order by l.listener_id
-            """).fetchall()
+    needed = {"raw.listeners", "marts.fct_plays", "marts.fct_sessions", "ml.model_runs"}
+    try:
+        with read_connection(settings.warehouse, settings.duckdb_memory_limit, wait_s) as con:
+            built = {name for (name,) in con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
+            if not needed <= built:
+                return "nothing built yet: the first run stopped before dbt built the tables"
+            rows = con.execute(
+                """
+                select l.listener_id,
+                       (select count(*) from marts.fct_plays p where p.listener_id = l.listener_id),
+                       (select count(*) from marts.fct_sessions s where s.listener_id = l.listener_id),
+                       (select string_agg(model_name || ': ' || served, ', ' order by model_name) from (
+                            select model_name, served from ml.model_runs r where r.listener_id = l.listener_id
+                            qualify row_number() over (partition by model_name
+                                                       order by data_end desc nulls last, trained_at desc) = 1))
+                from raw.listeners l order by l.listener_id
+                """).fetchall()
+    except (FileNotFoundError, WarehouseBusyError) as exc:
+        return f"no summary: {exc}"
     return "\n".join(f"listener {listener}: {plays} plays in {sessions} sessions; models served: "
                      f"{served or 'none trained yet'}\n  export: {settings.export_path_for(listener).resolve()}"
                      for listener, plays, sessions, served in rows)
@@ -47,15 +58,22 @@ def _summary(settings: Settings) -> str:
 
 def import_history(args: argparse.Namespace, settings: Settings) -> int:
     """Import a data download as a run of the import_history job; print the report and what the
-    coming runs will still do. Exit 1 if a file could not be read (the other files landed)."""
+    coming runs will still do. Exit 1 if a file could not be read (the other files landed), or if
+    nothing in the path was streaming history at all."""
     from orchestration.project import ensure_manifest
 
     path = Path(args.path)
     if not path.exists():  # checked before anything is created
         say(f"import: {path}: no such file or folder")
         return 1
+    listener = settings.listener_id if args.listener is None else args.listener
+    try:  # the one check every door's listener id goes through, before anything is created
+        check_listener_id(listener)
+    except ValueError as exc:
+        say(f"import: --listener: {exc}")
+        return 1
     ensure_manifest(settings)
-    config = {"path": str(path.resolve()), "listener_id": args.listener or settings.listener_id,
+    config = {"path": str(path.resolve()), "listener_id": listener,
               "display_name": args.display_name or "", "timezone": args.timezone or ""}
     from warehouse.connection import job_lock
 
@@ -71,6 +89,10 @@ def import_history(args: argparse.Namespace, settings: Settings) -> int:
         if "FAILED" in line:
             print(line, file=sys.stderr)
     print(_what_next(features, settings))
+    if plays["files_read"] == 0 and not plays["files_failed"]:
+        print(f"import: nothing to import in {path}: no Spotify streaming-history file in it (the lines above name "
+              "what was there); point it at the zip Spotify sent or the folder inside it", file=sys.stderr)
+        return 1
     checks = [c for c in result.get_asset_check_evaluations() if c.check_name == "import_files_readable"]
     return 0 if all(c.passed for c in checks) else 1
 
@@ -235,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             return auth(settings)
         if args.command == "run":
             ok = run_job(args.job, settings)
-            print(_summary(settings))
+            print(_summary(settings, wait_s=settings.writer_lock_timeout_s if ok else 0))
             return 0 if ok else 1
         from orchestration.project import ensure_manifest
 

@@ -29,7 +29,10 @@ class _BriefHandler(logging.Handler):
             else:
                 line = f"{where} FAILED: {step_error(event)}"
         elif record.levelno >= logging.INFO:
-            line = f"  {where}: {meta.get('orig_message', record.getMessage())}"
+            message = meta.get("orig_message", record.getMessage())
+            if message.startswith("Dependencies for step"):  # Dagster lists each input's upstream, repeated
+                message = "skipped: a step it needs failed or was skipped"
+            line = f"  {where}: {message}"
         else:
             return
         print(f"[spotify-brain] {line}", file=sys.stderr, flush=True)

@@ -4,8 +4,10 @@ and the per-listener runs a shared run calls for (the CLI and the sensors fan ou
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 from warehouse.settings import Settings
@@ -25,10 +27,65 @@ def dagster_instance():
     import dagster as dg
 
     os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME.resolve()))
-    prepare_home(Path(os.environ["DAGSTER_HOME"]))
-    instance = dg.DagsterInstance.get()
-    _fail_orphaned_runs(instance)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Dagster creates its SQLite tables when the instance opens them: two commands starting together
+    # on a new home both did (one crashed, and could leave a version table with two heads)
+    with _home_lock(home):
+        prepare_home(home)
+        repair_version_tables(home)
+        instance = dg.DagsterInstance.get()
+        _fail_orphaned_runs(instance)
     return instance
+
+
+# Dagster's own SQLite files, each with an alembic version table (the per-run files are made one
+# run at a time, by the run's process)
+VERSIONED = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+
+
+HOME_LOCK_TIMEOUT_S = 120  # opening a home takes about a second; a holder this long is hung
+
+
+def _home_lock(home: Path):
+    from warehouse.connection import file_lock
+
+    path = home / ".spotify-brain-open.lock"
+    return file_lock(path, HOME_LOCK_TIMEOUT_S, f"{home}: another spotify-brain command has been opening this "
+                                                f"Dagster home for over {HOME_LOCK_TIMEOUT_S}s (lock file {path}); "
+                                                "if none is running, run again")
+
+
+def repair_version_tables(home: Path) -> list[str]:
+    """A version table stamped twice (the newest revision and an older one, by two processes that
+    raced to create the file) keeps the newest only: the tables were created whole, and Dagster
+    refuses to open the file otherwise ("more than one head"). Returns the files repaired."""
+    repaired, head = [], None
+    for relative in VERSIONED:
+        path = home / relative
+        if not path.exists():
+            continue
+        with closing(sqlite3.connect(path)) as con:
+            try:
+                versions = {version for (version,) in con.execute("select version_num from alembic_version")}
+            except sqlite3.Error:
+                continue
+            if len(versions) < 2:
+                continue
+            head = head or _dagster_schema_head()
+            if head in versions:
+                con.execute("delete from alembic_version where version_num <> ?", [head])
+                con.commit()
+                repaired.append(relative)
+    return repaired
+
+
+def _dagster_schema_head() -> str:
+    import dagster
+    from alembic.script import ScriptDirectory
+
+    # the migrations Dagster's SQLite storages are stamped from (alembic is a Dagster dependency)
+    return ScriptDirectory(str(Path(dagster.__file__).parent / "_core" / "storage" / "alembic")).get_current_head()
 
 
 def prepare_home(home: Path) -> None:
@@ -47,21 +104,13 @@ def _fail_orphaned_runs(instance) -> None:
     mark them failed (a run launched by `make dev` is watched by its own daemon)."""
     import dagster as dg
 
+    from warehouse.connection import process_alive
+
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
         pid = record.dagster_run.tags.get(PID_TAG)
-        if pid and not _alive(int(pid)):
+        if pid and not process_alive(int(pid)):
             instance.report_run_failed(record.dagster_run, "the spotify-brain process running it ended without "
                                                            "finishing it (killed?)")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def execute(job_name: str, instance, settings: Settings, partition_key: str | None = None,
@@ -90,7 +139,8 @@ def listeners_to_run(instance, shared_job: str, settings: Settings) -> list[str]
     from orchestration.listeners import listener_ids, listeners_to_update, sync_partitions
     from warehouse.connection import read_connection
 
-    with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
+    with read_connection(settings.warehouse, settings.duckdb_memory_limit,
+                         settings.writer_lock_timeout_s) as con:
         everyone, wanted = listener_ids(con), listeners_to_update(con, shared_job, settings)
     sync_partitions(instance, everyone)
     return wanted

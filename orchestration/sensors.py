@@ -11,7 +11,7 @@ from orchestration.jobs import SHARED_JOBS, full_retrain_job, import_job, listen
 from orchestration.progress import step_error
 from orchestration.runner import listeners_to_run
 from orchestration.status import record_failure, record_success
-from warehouse.settings import load_settings
+from warehouse.settings import check_listener_id, load_settings
 
 PRUNE_BATCH = 200
 
@@ -66,20 +66,26 @@ def prune_old_runs(context: dg.SensorEvaluationContext):
     return dg.SkipReason(f"deleted {deleted} old run(s)")
 
 
-def _inbox_items(inbox) -> list[tuple[str, str, str]]:
+def _inbox_items(inbox) -> tuple[list[tuple[str, str, str]], list[str]]:
     """(path, listener, version) of each export in the drop folder: files and folders directly in it
-    belong to the main listener, those in a subfolder named after a listener to that listener."""
+    belong to the main listener, those in a subfolder named after a listener to that listener; and
+    why any subfolder was left alone (a name that is no listener id)."""
     from ingest.spotify_download.files import classify
 
-    items = []
+    items, refused = [], []
     if not inbox.is_dir():
-        return items
+        return items, refused
     for entry in sorted(inbox.iterdir()):
         if entry.is_dir() and not any(classify(p.name) for p in entry.iterdir() if p.is_file()):
+            try:
+                check_listener_id(entry.name)
+            except ValueError as exc:
+                refused.append(f"{entry}: left alone: {exc}")
+                continue
             items += [(str(sub), entry.name, _version(sub)) for sub in sorted(entry.iterdir())]
         else:
             items.append((str(entry), "", _version(entry)))
-    return items
+    return items, refused
 
 
 def _version(path) -> str:
@@ -92,10 +98,13 @@ def inbox_imports(context: dg.SensorEvaluationContext):
     """A privacy export dropped into SPOTIFY_BRAIN_INBOX is imported as a run of import_history
     (once per version of the file: the run key is its path, size and time)."""
     settings = load_settings()
+    items, refused = _inbox_items(settings.inbox)
+    for why in refused:
+        context.log.warning(why)
     requests = [dg.RunRequest(run_key=f"{path}@{version}", run_config={"ops": {"ingest": {"config": {
         "path": path, "listener_id": listener}}}}, tags={"inbox": path})
-        for path, listener, version in _inbox_items(settings.inbox)]
-    return requests or dg.SkipReason(f"nothing in {settings.inbox}")
+        for path, listener, version in items]
+    return requests or dg.SkipReason("; ".join(refused) or f"nothing in {settings.inbox}")
 
 
 SENSORS = [per_listener_runs, record_run_failures, record_run_successes, prune_old_runs, inbox_imports]

@@ -39,13 +39,24 @@ def _holder(message: str) -> str:
     return f"{Path(found.group(1)).name} (PID {found.group(2)})" if found else "another process"
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process runs (someone else's counts): a lock or a scratch folder of a dead one is stale."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def private_folder(folder: Path) -> None:
     """Create `folder` (and parents) readable by its owner only: it holds listening history."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 @contextmanager
-def _flock(path: Path, timeout_s: float, busy: str) -> Iterator[None]:
+def file_lock(path: Path, timeout_s: float, busy: str) -> Iterator[None]:
     """Hold an exclusive flock on `path`, waiting at most `timeout_s`. The kernel releases it
     when the process dies, so a killed run never leaves the warehouse locked."""
     private_folder(path.parent)
@@ -69,18 +80,18 @@ def _flock(path: Path, timeout_s: float, busy: str) -> Iterator[None]:
 def writer_lock(warehouse: Path, timeout_s: float = 600.0):
     """The warehouse's single-writer lock, held by every step that writes it."""
     path = lock_path(warehouse)
-    return _flock(path, timeout_s, f"{warehouse}: another spotify-brain job has been writing for over "
+    return file_lock(path, timeout_s, f"{warehouse}: another spotify-brain job has been writing for over "
                                    f"{timeout_s:.0f}s (lock file {path}). Wait for it to finish, or raise "
-                                   "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.")
+                                      "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.")
 
 
 def job_lock(warehouse: Path, timeout_s: float = 600.0):
     """Held by `spotify-brain run` and `import` for their whole run, so two of them queue instead
     of interleaving their steps (runs launched from `make dev` queue in Dagster's run queue)."""
     path = warehouse.with_name(warehouse.name + ".job.lock")
-    return _flock(path, timeout_s, f"{warehouse}: another spotify-brain run has been going for over "
+    return file_lock(path, timeout_s, f"{warehouse}: another spotify-brain run has been going for over "
                                    f"{timeout_s:.0f}s (lock file {path}). Wait for it to finish, or raise "
-                                   "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.")
+                                      "SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT.")
 
 
 def _connect(warehouse: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
@@ -96,8 +107,9 @@ def _connect(warehouse: Path, read_only: bool, timeout_s: float) -> duckdb.DuckD
                 holder = _holder(str(exc))
                 if read_only:
                     raise WarehouseBusyError(
-                        f"{warehouse}: a job is writing it ({holder}) and has not finished within "
-                        f"{timeout_s:.0f}s; read again when it is done.") from None
+                        f"{warehouse}: {holder} holds it read-write (waited {timeout_s:.0f}s). If that is a "
+                        "spotify-brain job, read again when it is done; a `duckdb` shell or a notebook opened "
+                        "without -readonly keeps everyone else out until it is closed.") from None
                 raise WarehouseBusyError(
                     f"{warehouse}: {holder} has held the file for over {timeout_s:.0f}s, so this job "
                     "cannot write it. Close that session (a `duckdb` shell, a notebook), or open it with "

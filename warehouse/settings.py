@@ -27,8 +27,9 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
-# listener ids name partitions, files and folders: letters, digits, dot, dash, underscore
-LISTENER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# listener ids name partitions, files and folders: letters, digits, dot, dash, underscore; matched
+# whole (fullmatch: `$` alone would let a trailing newline through)
+LISTENER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_timezone(value: str) -> str:
@@ -48,7 +49,8 @@ def check_timezone(value: str) -> str:
 
 
 def check_listener_id(value: str) -> str:
-    if not re.match(LISTENER_ID, value):
+    """The one check of a listener id, whichever door it came through; ValueError naming it if not."""
+    if not isinstance(value, str) or not LISTENER_ID.fullmatch(value):
         raise ValueError(f"listener id {value!r}: use 1-64 letters, digits, '.', '-' or '_' "
                          "(it names files, folders and Dagster partitions)")
     return value
@@ -159,6 +161,22 @@ class Settings(BaseSettings):
     @classmethod
     def _listener_id(cls, value: str) -> str:
         return check_listener_id(value)
+
+    @field_validator("extra_listeners")
+    @classmethod
+    def _household_ids_and_zones(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        """Each household member's id and timezone are checked at start-up, whatever the source
+        (their token only when the Spotify source reads it)."""
+        for number, entry in enumerate(value):
+            if "listener_id" not in entry:
+                raise ValueError(f"entry {number}: missing listener_id")
+            try:
+                check_listener_id(entry["listener_id"])
+                if "timezone" in entry:
+                    check_timezone(entry["timezone"])
+            except ValueError as exc:
+                raise ValueError(f"entry {number}: {exc}") from None
+        return value
 
     @field_validator("export_path_pattern", "website_repo_file_pattern")
     @classmethod

@@ -17,7 +17,8 @@ from warehouse.settings import load_settings
     "(a dead token, a quota or a refused user stops new plays; the page would go stale quietly)"))
 def plays_are_fresh() -> dg.AssetCheckResult:
     settings = load_settings()
-    with read_connection(settings.warehouse, settings.duckdb_memory_limit) as con:
+    with read_connection(settings.warehouse, settings.duckdb_memory_limit,
+                         settings.writer_lock_timeout_s) as con:
         newest = dict(con.execute("select listener_id, max(played_at) from raw.plays where source = 'spotify_api' "
                                   "group by listener_id").fetchall())
     live = [listener.listener_id for listener in settings.listeners()] if settings.has_spotify_credentials else []

@@ -82,9 +82,11 @@ def ingest_plays(context: dg.AssetExecutionContext, config: IngestConfig):
             metadata |= {**counts, "events": events[:50]}
         yield dg.MaterializeResult(asset_key=["raw", table], metadata=metadata)
     failed = report.failed_files if report else {}
-    yield dg.AssetCheckResult(check_name="import_files_readable", asset_key=["raw", "plays"], passed=not failed,
+    nothing = report is not None and report.files_read == 0 and not failed  # no streaming history in it at all
+    yield dg.AssetCheckResult(check_name="import_files_readable", asset_key=["raw", "plays"],
+                              passed=not failed and not nothing,
                               metadata={"failed_files": [f"{name}: {why}" for name, why in failed.items()][:50],
-                                        "import": bool(config.path)})
+                                        "import": bool(config.path), "nothing_to_import": nothing})
 
 
 @dg.multi_asset(specs=_specs(ENRICHMENT_TABLES, "ingest", deps=[["raw", "plays"], ["raw", "tracks"]]), name="enrichment")
