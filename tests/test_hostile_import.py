@@ -3,6 +3,7 @@ reason, every other file lands, the counts add up, and no traceback reaches the 
 
 import json
 import random
+import shutil
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -179,3 +180,120 @@ def test_hundreds_of_damaged_variants_never_raise_and_always_add_up(tmp_path, va
         stored = con.execute("select count(*) from raw.plays").fetchone()[0]
         assert stored == report.plays_inserted, number
         con.close()
+
+
+def test_link_loops_and_links_to_nothing_are_refused_by_name_and_the_rest_lands(con, tmp_path):
+    folder = _export(tmp_path / "export")
+    (folder / "a").symlink_to(folder / "b")
+    (folder / "b").symlink_to(folder / "a")
+    (folder / "Streaming_History_Audio_2025_1.json").symlink_to(folder / "gone.json")
+    report = import_download(con, folder, "me")
+    assert {Path(name).name for name in report.failed_files} == {"a", "b", "Streaming_History_Audio_2025_1.json"}
+    assert "leads nowhere" in _failed_reason(report, "a")
+    assert report.plays_inserted == 5 and _adds_up(report)
+
+
+@pytest.mark.parametrize("blank", [b" " * 4096, b"\n\t \r\n" * 50_000, b""])
+def test_a_file_of_nothing_but_white_space_is_named_empty(con, tmp_path, blank):
+    report = import_download(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json": blank}), "me")
+    assert "empty file" in _failed_reason(report, "Streaming_History_Audio_2025_1.json")
+    assert report.plays_inserted == 5
+
+
+def test_a_lone_half_of_an_emoji_is_repaired_and_said_and_real_pairs_are_kept(con, tmp_path):
+    names = ["Fire \ud83d",  # json.dumps writes the escape \\ud83d
+             "Smile \ud83d\ude00", "Tail \ude00 end",
+             "Literal \\ud83d"]  # a backslash, then text
+    records = [{**GOOD[0], "master_metadata_track_name": name, "spotify_track_uri": "spotify:track:" + "B" * 21 + str(n)}
+               for n, name in enumerate(names)]
+    text = json.dumps(records)
+    assert "\\ud83d" in text
+    report = import_download(con, _export(tmp_path / "export", **{"Streaming_History_Audio_2025_1.json": text.encode()}),
+                             "me")
+    assert not report.failed_files
+    assert report.repaired_files == {str(tmp_path / "export" / "Streaming_History_Audio_2025_1.json"): 2}
+    assert any("lone surrogate" in line for line in report.lines())
+    names = {name for (name,) in con.execute("select track_name from raw.tracks").fetchall()}
+    assert {"Fire \ufffd", "Smile \U0001f600", "Tail \ufffd end", "Literal \\ud83d"} <= names
+    assert report.plays_inserted == 9 and _adds_up(report)
+
+
+def test_each_zip_is_opened_once_however_many_members_it_has(con, tmp_path, monkeypatch):
+    opened = []
+
+    class CountingZipFile(zipfile.ZipFile):
+        def __init__(self, file, *args, **kwargs):
+            opened.append(file)
+            super().__init__(file, *args, **kwargs)
+
+    members = {f"Streaming_History_Audio_{n}.json": json.dumps([{**GOOD[0], "ts": f"2024-01-01T{n // 60:02d}:{n % 60:02d}:00Z"}]).encode()
+               for n in range(300)}
+    archive = _zip(tmp_path / "my_spotify_data.zip", members)
+    monkeypatch.setattr(zipfile, "ZipFile", CountingZipFile)
+    report = import_download(con, archive, "me")
+    assert report.files_read == 300 and report.plays_inserted == 300
+    assert len(opened) <= 2  # found, then read: not once per member
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_scratch_a_killed_import_left_behind_is_removed_by_the_next(con, tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / f"spotify-brain-import-{_dead_pid()}-x1"
+    running = tmp_path / f"spotify-brain-import-{os.getpid()}-x2"
+    old, recent = tmp_path / "spotify-brain-import-oldstyle1", tmp_path / "spotify-brain-import-oldstyle2"
+    for folder in (dead, running, old, recent):
+        folder.mkdir()
+        (folder / "1.json").write_bytes(b"[]" * 1000)
+    os.utime(old, (0, 0))
+    import_download(con, _export(tmp_path / "export"), "me")
+    assert not dead.exists() and not old.exists()
+    assert running.exists() and recent.exists()  # an import still going, and one we cannot tell
+    assert not [p for p in tmp_path.glob("spotify-brain-import-*") if p not in (running, recent)]
+
+
+def test_a_path_with_no_streaming_history_in_it_says_so_and_exits_1(env, tmp_path, capsys):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "Userdata.csv").write_text("name,value\nx,1\n")
+    assert main(["import", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert f"nothing to import in {folder}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("listener", ["", "me\n", "a b", "../up", "é"])
+def test_a_listener_id_that_is_not_one_is_refused_by_name_before_anything_is_written(env, tmp_path, capsys, listener):
+    assert main(["import", str(_export(tmp_path / "export")), "--listener", listener]) == 1
+    assert repr(listener) in capsys.readouterr().err
+    assert not (env / "warehouse").exists()
+
+
+def test_every_other_door_refuses_a_listener_id_by_name(env, monkeypatch, capsys):
+    import dagster as dg
+
+    from orchestration.sensors import inbox_imports
+    from warehouse.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("SPOTIFY_BRAIN_LISTENER_ID", "me\n")
+    with pytest.raises(SettingsError, match=r"SPOTIFY_BRAIN_LISTENER_ID.*'me\\n'"):
+        load_settings()
+    monkeypatch.delenv("SPOTIFY_BRAIN_LISTENER_ID")
+    monkeypatch.setenv("SPOTIFY_BRAIN_LISTENERS", '[{"listener_id": "me"}, {"listener_id": "a b"}]')
+    with pytest.raises(SettingsError, match=r"SPOTIFY_BRAIN_LISTENERS.*entry 1.*'a b'"):
+        load_settings()  # at start-up, whatever the source
+    monkeypatch.delenv("SPOTIFY_BRAIN_LISTENERS")
+    _export(env / "inbox" / "a b" / "my_spotify_data")  # a subfolder per listener, their exports in it
+    _export(env / "inbox" / "sam" / "my_spotify_data")
+    result = inbox_imports(dg.build_sensor_context())
+    assert [r.run_config["ops"]["ingest"]["config"]["listener_id"] for r in result] == ["sam"]
+    shutil.rmtree(env / "inbox" / "sam")
+    assert "'a b'" in inbox_imports(dg.build_sensor_context()).skip_message

@@ -19,7 +19,6 @@ import pytest
 from helpers import dbt
 from warehouse.loaders import RawBatch, load_batch
 from warehouse.schema import ensure_schema
-from warehouse.settings import load_settings
 
 A1, A2, B1, C1 = ("A" * 21 + "1", "A" * 21 + "2", "B" * 21 + "1", "C" * 21 + "1")
 ALPHA, BETA, GAMMA = "a" * 22, "b" * 22, "c" * 22

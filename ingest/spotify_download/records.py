@@ -13,13 +13,16 @@ In conditions, a field's name is its typed value, `<field>_type` its JSON type a
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ingest.spotify_download.files import DownloadFile, ImportFileError, shown
+from ingest.spotify_download.files import SCRATCH_PREFIX, DownloadFile, ImportFileError, shown
 from warehouse.loaders import REJECT_SCHEMA, TRACK_SCHEMA, RawBatch
 from warehouse.schema import platform_kind_sql
 
@@ -192,32 +195,38 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: str, tables: list[str],
+def append_to_chunk(con: duckdb.DuckDBPyConnection, chunk: str, file_table: str, file_number: int,
+                    first: bool) -> None:
+    """Move one file's checked records into the table of the batch it lands with, numbered in batch
+    order (`seq`: files in import order, records in file order); the file's own table is dropped."""
+    rows = f"select ({file_number}::bigint << 32) + record_no as seq, * from {file_table}"
+    con.execute(f"create table {chunk} as {rows}" if first else f"insert into {chunk} {rows}")
+    con.execute(f"drop table {file_table}")
+
+
+def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: str, chunk: str | None,
                      set_aside: int = 0, note: str | None = None) -> tuple[RawBatch, Counter]:
-    """One batch from the staged records of several files (`tables`, in import order), and rejects
-    by reason. Plays stay in DuckDB (a relation); a track's names come from its first record."""
-    if not tables:
+    """One batch from the staged records of several files (`chunk`, append_to_chunk's table), and
+    rejects by reason. Plays stay in DuckDB (a relation); a track's names come from its first record."""
+    if chunk is None:
         return RawBatch(source, listener_id, set_aside=set_aside, note=note), {}
-    # the batch order: files in import order, records in file order
-    records = " union all ".join(f"select ({n}::bigint << 32) + record_no as seq, * from {table}"
-                                 for n, table in enumerate(tables))
     valid = "reason is null and not set_aside"
     plays = con.sql(
         f"""select {_literal(listener_id)} as listener_id, track_id, played_at, ms_played, skipped,
                    reason_start, reason_end, shuffle, null::varchar as context_uri, platform, seq as record_no
-            from ({records}) where {valid}""")
+            from {chunk} where {valid}""")
     tracks = con.execute(
         f"""select track_id, arg_min(track_name, seq) as track_name, null::varchar as album_id,
                    arg_min(album_name, seq) as album_name, null::varchar as album_image_url,
                    null::bigint as duration_ms, null::varchar[] as artist_ids,
                    arg_min(case when artist_name <> '' then [artist_name] end, seq) as artist_names
-            from ({records}) where {valid} group by track_id"""
+            from {chunk} where {valid} group by track_id"""
     ).to_arrow_table().cast(TRACK_SCHEMA)
     rejected = con.execute(
         f"""select record_ref, reason, left(payload, 2000) as payload
-            from ({records}) where reason is not null order by seq"""
+            from {chunk} where reason is not null order by seq"""
     ).to_arrow_table().cast(REJECT_SCHEMA)
-    set_aside += con.execute(f"select count(*) from ({records}) where set_aside").fetchone()[0]
+    set_aside += con.execute(f"select count(*) from {chunk} where set_aside").fetchone()[0]
     reasons = Counter(reason.split(":", 1)[0] for reason in rejected["reason"].to_pylist())
     batch = RawBatch(source, listener_id, plays=plays, tracks=tracks, rejected=rejected, set_aside=set_aside,
                      note=note)
@@ -250,20 +259,59 @@ class ParsedFile:
     table: str | None              # the staged, checked records (None for a file only counted)
     set_aside: int = 0             # records of a file set aside whole (videos, podcasts, audiobooks)
     records: int = 0
+    repaired: int = 0              # lone surrogate escapes replaced by U+FFFD
+
+
+def _blank(path: Path) -> bool:
+    """Empty, or nothing but white space (read until the first other byte: a real file stops at once)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if chunk.strip():
+                return False
+    return True
 
 
 def parse_file(con: duckdb.DuckDBPyConnection, file: DownloadFile, path: Path, table: str) -> ParsedFile:
-    """Check one file's records into `table`; raise ImportFileError if the file as a whole is unreadable."""
-    source = "account_data" if file.kind in ("account", "account_not_music") else "extended_history"
-    size = path.stat().st_size
-    if size == 0 or (size < 1024 and not path.read_bytes().strip()):
-        raise ImportFileError(f"{file.name}: empty file")
+    """Check one file's records into `table`; raise ImportFileError if the file as a whole is
+    unreadable. A lone surrogate escape (half an emoji, "\\ud83d") makes a whole file invalid JSON
+    to DuckDB: such a file is read from a copy with each one replaced by U+FFFD, and says so."""
+    if _blank(path):
+        raise ImportFileError(f"{file.name}: empty file (nothing but white space)")
     try:
-        if file.kind in ("video", "account_not_music"):
-            return ParsedFile(source, None, set_aside=count_records(con, str(path)))
-        return ParsedFile(source, table, records=stage_file(con, str(path), file.kind, file.name, table))
+        return _parse(con, file, path, table)
     # DuckDB's errors, and the Python ones its messages can raise (a message quoting bytes that
     # are not UTF-8 cannot even be decoded)
     except (duckdb.Error, UnicodeError, RecursionError, ValueError) as exc:
         con.execute(f"drop table if exists {table}")
-        raise ImportFileError(_diagnose(file.name, path, exc)) from None
+        if "surrogate" not in str(exc):
+            raise ImportFileError(_diagnose(file.name, path, exc)) from None
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
+        repaired, count = _without_lone_surrogates(path, Path(scratch) / "repaired.json")
+        try:
+            parsed = _parse(con, file, repaired, table)
+        except (duckdb.Error, UnicodeError, RecursionError, ValueError) as exc:
+            con.execute(f"drop table if exists {table}")
+            raise ImportFileError(_diagnose(file.name, repaired, exc)) from None
+    parsed.repaired = count
+    return parsed
+
+
+def _parse(con: duckdb.DuckDBPyConnection, file: DownloadFile, path: Path, table: str) -> ParsedFile:
+    source = "account_data" if file.kind in ("account", "account_not_music") else "extended_history"
+    if file.kind in ("video", "account_not_music"):
+        return ParsedFile(source, None, set_aside=count_records(con, str(path)))
+    return ParsedFile(source, table, records=stage_file(con, str(path), file.kind, file.name, table))
+
+
+# a \\uD800-\\uDBFF escape with no low half after it, or a \\uDC00-\\uDFFF one with no high half
+# before it; an even number of backslashes before (escaped backslashes) leaves it an escape
+LONE_SURROGATE = re.compile(
+    r"(?<!\\)((?:\\\\)*)(?:\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def _without_lone_surrogates(path: Path, copy: Path) -> tuple[Path, int]:
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+    fixed, count = LONE_SURROGATE.subn(lambda m: m.group(1) + "\\ufffd", text)
+    copy.write_bytes(fixed.encode("utf-8", errors="surrogateescape"))
+    return copy, count
