@@ -52,6 +52,7 @@ def _run(r: dict, tz: ZoneInfo) -> dict:
         "mood_model": {
             "run_id": r["mood_run"],
             "train_accuracy": rounded(mood.get("train_accuracy")),
+            "train_log_loss": rounded(mood.get("train_log_loss")),
             "val_accuracy": rounded(mood.get("accuracy")),
             "val_top3_accuracy": rounded(mood.get("top3_accuracy")),
             "val_f1_macro": rounded(mood.get("f1_macro")),
@@ -69,6 +70,7 @@ def _run(r: dict, tz: ZoneInfo) -> dict:
         "session_model": {
             "run_id": r["session_run"],
             "train_roc_auc": rounded(sess.get("train_roc_auc")),
+            "train_log_loss": rounded(sess.get("train_log_loss")),
             "val_roc_auc": rounded(sess.get("roc_auc")),
             "val_pr_auc": rounded(sess.get("pr_auc")),
             "val_f1": rounded(sess.get("f1")),

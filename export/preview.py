@@ -50,8 +50,9 @@ def _run_metric(run: dict | None, model: str, metric: str) -> list[tuple[str, fl
 
 
 def _reliability(latest: dict | None) -> str:
-    """Predicted against observed per decile of each served predictor's holdout probabilities,
-    and on a demo listener the share of the gap to the oracle the model closes."""
+    """Predicted against observed per decile of each served predictor's holdout probabilities; each
+    model's training against holdout log loss (overfitting shows as a wide gap); and on a demo
+    listener the share of the gap to the oracle the model closes."""
     models = {"next mood": (latest or {}).get("mood_model") or {},
               "session start": (latest or {}).get("session_model") or {}}
     if not any(m.get("reliability") for m in models.values()):
@@ -69,7 +70,9 @@ def _reliability(latest: dict | None) -> str:
         rows += f"<tr><td>{i + 1}</td>{cells}</tr>"
     gaps = [f"{name}: the model closes {m['oracle']['gap_closed']:.0%} of the gap from the best baseline to the oracle"
             for name, m in models.items() if (m.get("oracle") or {}).get("gap_closed") is not None]
-    note = f"<p class=\"meta\">{escape('; '.join(gaps))}</p>" if gaps else ""
+    fits = [f"{name}: log loss {m['train_log_loss']:.3f} on the training part, {m['val_log_loss']:.3f} on the holdout"
+            for name, m in models.items() if m.get("train_log_loss") is not None and m.get("val_log_loss") is not None]
+    note = f"<p class=\"meta\">{escape('; '.join(fits + gaps))}</p>" if fits or gaps else ""
     return f"<table><tr><th>decile</th>{head}</tr>{rows}</table>{note}"
 
 

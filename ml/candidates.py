@@ -3,9 +3,10 @@ the rolling-origin choice inside the training part."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -14,6 +15,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 ROLLING_ORIGIN_FOLDS = 3
+# crossed categories (a level per pair) only with this many training rows: on a shorter history
+# most pairs are seen a handful of times and the model learns their noise
+CROSSED_MIN_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -21,19 +25,27 @@ class Candidate:
     """One learned-model candidate. `logistic`: one-hot categories (crossed ones too), standardized
     numbers, a regularized logistic regression, optionally stacked on the baselines' out-of-fold
     predictions. `boosting`: gradient-boosted trees on the plain categories and numbers, which
-    find interactions themselves. How calibrated each is, the reliability table shows."""
+    find interactions themselves. `offset`: the log-probabilities of the baseline named `offset`
+    (the best one in rolling origin, filled in when the candidates are judged) as a fixed offset
+    and a logistic correction on top, every weight penalized by `alpha`: at a strong penalty it
+    is that baseline, so on a listener with little to learn it adds little. How calibrated each
+    is, the reliability table shows."""
 
     kind: str = "logistic"
     C: float = 1.0
     stacked: bool = False
+    alpha: float = 0.0
+    offset: str | None = None
 
 
-# chosen between by rolling origin inside the training part (each costs a fit per fold: a
-# household retrains every listener, so the list is short)
+# chosen between by rolling origin inside the training part, beside the baselines (each costs a
+# fit per fold: a household retrains every listener, so the list is short). The offset penalties
+# are per row of mean log loss: 0.3 leaves about the baseline, 0.003 a correction nearly as free as C=1.
 CANDIDATES = {
     "logistic C=1": Candidate(C=1.0),
     "logistic C=1 stacked on the baselines": Candidate(C=1.0, stacked=True),
     "gradient boosting": Candidate(kind="boosting"),
+    **{f"baseline offset, penalty {alpha:g}": Candidate(kind="offset", alpha=alpha) for alpha in (0.3, 0.03, 0.003)},
 }
 
 
@@ -47,16 +59,68 @@ def candidate_estimator(candidate: Candidate, n_categorical: int, n_numeric: int
     return logistic_pipeline(n_categorical, n_numeric, candidate.C)
 
 
+def _encoder(n_categorical: int, n_numeric: int) -> ColumnTransformer:
+    """One-hot the first n_categorical columns, standardize the rest."""
+    return ColumnTransformer([
+        ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(n_categorical))),
+        ("numeric", StandardScaler(), list(range(n_categorical, n_categorical + n_numeric))),
+    ])
+
+
 def logistic_pipeline(n_categorical: int, n_numeric: int, C: float) -> Pipeline:
     """One-hot the first n_categorical columns, standardize the rest, regularized logistic regression."""
     return Pipeline([
-        ("columns", ColumnTransformer([
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), list(range(n_categorical))),
-            ("numeric", StandardScaler(), list(range(n_categorical, n_categorical + n_numeric))),
-        ])),
+        ("columns", _encoder(n_categorical, n_numeric)),
         # tol 1e-3: half the iterations of the default for a change in log loss of under 1%
         ("classifier", LogisticRegression(C=C, max_iter=2000, tol=1e-3)),
     ])
+
+
+class OffsetLogistic:
+    """Multinomial logistic regression on top of a baseline: the baseline's log-probabilities are
+    a fixed offset, the weights (intercepts too) learn what it misses, all L2-penalized by
+    `alpha` per row of mean log loss. As `alpha` grows the prediction becomes the baseline's."""
+
+    def __init__(self, classes: np.ndarray, alpha: float, n_categorical: int, n_numeric: int):
+        self.classes_, self.alpha = np.asarray(classes), alpha
+        self.encoder = _encoder(n_categorical, n_numeric)
+
+    def _scores(self, encoded, offset: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        k = len(self.classes_)
+        scores = offset + encoded @ weights[:-k].reshape(-1, k) + weights[-k:]
+        return scores - scores.max(axis=1, keepdims=True)
+
+    def fit(self, matrix: np.ndarray, target: np.ndarray, offset: np.ndarray) -> "OffsetLogistic":
+        encoded = self.encoder.fit_transform(matrix)
+        rows, k = np.arange(len(target)), len(self.classes_)
+        index = np.searchsorted(self.classes_, target)
+
+        def objective(weights: np.ndarray) -> tuple[float, np.ndarray]:
+            scores = self._scores(encoded, offset, weights)
+            log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+            loss = -log_p[rows, index].mean() + self.alpha / 2 * weights @ weights
+            residual = np.exp(log_p)
+            residual[rows, index] -= 1
+            residual /= len(rows)
+            gradient = np.concatenate([np.asarray(encoded.T @ residual).ravel(), residual.sum(axis=0)])
+            return loss, gradient + self.alpha * weights
+
+        start = np.zeros(encoded.shape[1] * k + k)
+        self.weights = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 300}).x
+        return self
+
+    def predict_proba(self, matrix: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        scores = self._scores(self.encoder.transform(matrix), offset, self.weights)
+        proba = np.exp(scores)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+
+def log_proba_columns(proba: np.ndarray) -> np.ndarray:
+    """A baseline's probabilities as log-probability columns: a binary baseline's p becomes (1-p, p)."""
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim == 1:
+        proba = np.column_stack([1 - proba, proba])
+    return np.log(np.clip(proba, 1e-6, 1.0))
 
 
 def take(frame: dict[str, np.ndarray], rows: slice | np.ndarray) -> dict[str, np.ndarray]:
@@ -110,23 +174,36 @@ class Columns:
 
 
 class LearnedModel:
-    """A candidate of a model: its columns, its estimator and, when stacked, its baselines."""
+    """A candidate of a model: its columns, its estimator and, when stacked, its baselines; an
+    offset candidate's baseline (`make_offset`) and the classes its columns are in."""
 
     name = "model"
 
-    def __init__(self, candidate: Candidate, columns: Columns, target: str, make_baselines=None):
+    def __init__(self, candidate: Candidate, columns: Columns, target: str, make_baselines=None,
+                 make_offset=None, classes: np.ndarray | None = None):
         self.candidate, self.columns, self.target = candidate, columns, target
         self.stack = BaselineStack(make_baselines) if candidate.stacked else None
-        crossed = () if candidate.kind == "boosting" else columns.crossed
-        self.used = columns.categorical + crossed + columns.numeric
-        self.n_categorical = len(columns.categorical) + len(crossed)
+        self.make_offset, self.classes_for_offset = make_offset, classes
         self.estimator = None
+
+    def _use_columns(self, n_rows: int) -> None:
+        """The columns this fit uses: boosting finds interactions itself; a short history gets no crossed ones."""
+        crossed = () if self.candidate.kind == "boosting" or n_rows < CROSSED_MIN_ROWS else self.columns.crossed
+        self.used = self.columns.categorical + crossed + self.columns.numeric
+        self.n_categorical = len(self.columns.categorical) + len(crossed)
 
     def _matrix(self, frame: dict) -> np.ndarray:
         return np.column_stack([np.nan_to_num(np.asarray(frame[c], dtype=float), nan=-1.0) for c in self.used])
 
     def fit(self, frame: dict) -> "LearnedModel":
+        self._use_columns(len(frame[self.target]))
         matrix, target = self._matrix(frame), np.asarray(frame[self.target]).astype(int)
+        n_numeric = matrix.shape[1] - self.n_categorical
+        if self.candidate.kind == "offset":
+            self.offset = self.make_offset().fit(frame)
+            self.estimator = OffsetLogistic(self.classes_for_offset, self.candidate.alpha, self.n_categorical, n_numeric)
+            self.estimator.fit(matrix, target, log_proba_columns(self.offset.predict_proba(frame)))
+            return self
         if self.stack:
             stacked, rows = self.stack.fit_columns(frame)
             matrix, target = np.hstack([matrix[rows], stacked]), target[rows]
@@ -137,17 +214,29 @@ class LearnedModel:
     def raw_proba(self, frame: dict) -> np.ndarray:
         """The estimator's probabilities, one column per class it saw (estimator.classes_)."""
         matrix = self._matrix(frame)
+        if self.candidate.kind == "offset":
+            return self.estimator.predict_proba(matrix, log_proba_columns(self.offset.predict_proba(frame)))
         if self.stack:
             matrix = np.hstack([matrix, self.stack.columns(frame)])
         return self.estimator.predict_proba(matrix)
 
 
-def rolling_origin_select(candidates: dict, frame: dict, loss, n_rows: int) -> tuple[str, dict]:
-    """Pick the candidate with the lowest mean loss over rolling-origin folds of the training rows
-    (each fold trains on the past and scores the block after it). Returns (name, scores)."""
+@dataclass
+class Selection:
+    """What rolling origin found: the chosen candidate (None when the best baseline scored at
+    least as well as every candidate), and each candidate's and baseline's mean fold loss."""
+    chosen: str | None
+    scores: dict[str, float | None]
+    baseline_scores: dict[str, float | None]
+    reason: str
+
+
+def rolling_origin_scores(predictors: dict, frame: dict, loss, n_rows: int) -> dict[str, float | None]:
+    """Each predictor's mean loss over rolling-origin folds of the rows (each fold trains on the
+    past and scores the block after it); None where it could be judged on no fold."""
     folds = list(TimeSeriesSplit(n_splits=ROLLING_ORIGIN_FOLDS).split(np.arange(n_rows)))
     scores = {}
-    for name, make in candidates.items():
+    for name, make in predictors.items():
         losses = []
         for fit_rows, score_rows in folds:
             fit_part, score_part = take(frame, fit_rows), take(frame, score_rows)
@@ -156,6 +245,33 @@ def rolling_origin_select(candidates: dict, frame: dict, loss, n_rows: int) -> t
             except ValueError:  # e.g. a fold with one class only: the candidate cannot be judged there
                 continue
         scores[name] = float(np.mean(losses)) if losses else None
+    return scores
+
+
+def with_offset(candidates: dict[str, Candidate], baseline: str) -> dict[str, Candidate]:
+    """The candidates, each offset one on top of `baseline`."""
+    return {name: replace(c, offset=baseline) if c.kind == "offset" else c for name, c in candidates.items()}
+
+
+def rolling_origin_select(make_candidates, baselines: dict, frame: dict, loss, n_rows: int,
+                          fallback: str) -> Selection:
+    """Score the baselines in rolling origin, then the candidates (`make_candidates(best baseline)`:
+    the offset ones sit on it; `fallback` if none could be judged) on the same folds; the candidate
+    with the lowest loss is chosen if it is lower than every baseline's: one that loses to a
+    baseline there is not chosen."""
+    baseline_scores = rolling_origin_scores(baselines, frame, loss, n_rows)
+    judged_baselines = {name: score for name, score in baseline_scores.items() if score is not None}
+    scores = rolling_origin_scores(
+        make_candidates(min(judged_baselines, key=judged_baselines.get) if judged_baselines else fallback),
+        frame, loss, n_rows)
     judged = {name: score for name, score in scores.items() if score is not None}
-    best = min(judged, key=judged.get) if judged else next(iter(candidates))
-    return best, scores
+    if not judged:
+        return Selection(None, scores, baseline_scores, "no candidate could be judged in rolling origin")
+    best = min(judged, key=judged.get)
+    if judged_baselines:
+        baseline = min(judged_baselines, key=judged_baselines.get)
+        if judged[best] >= judged_baselines[baseline]:
+            return Selection(None, scores, baseline_scores,
+                             f"every candidate lost to the {baseline} baseline in rolling origin (best: {best} "
+                             f"{judged[best]:.4f} >= {judged_baselines[baseline]:.4f})")
+    return Selection(best, scores, baseline_scores, f"{best} chosen by rolling origin ({judged[best]:.4f})")

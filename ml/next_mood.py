@@ -63,7 +63,9 @@ class NextMoodModel(LearnedModel):
     """A learned candidate, with the same interface as the baselines."""
 
     def __init__(self, classes: np.ndarray, candidate):
-        super().__init__(candidate, COLUMNS, "target", make_baselines=partial(_stacked_baselines, classes))
+        super().__init__(candidate, COLUMNS, "target", make_baselines=partial(_stacked_baselines, classes),
+                         make_offset=partial(BASELINES_BY_NAME[candidate.offset], classes) if candidate.offset else None,
+                         classes=classes)
         self.classes = classes
 
     def predict_proba(self, frame: dict) -> np.ndarray:
@@ -80,6 +82,7 @@ class NextMoodTask(Task):
     model_name = "next_mood"
     columns = COLUMNS
     min_train_rows = MIN_TRAIN_ROWS
+    time_column = "started_at"
     baselines = BASELINES_BY_NAME
     fallback = "majority"
     train_metric = "train_accuracy"

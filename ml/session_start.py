@@ -57,7 +57,9 @@ class SessionModel(LearnedModel):
     """A learned candidate, with the same interface as the rate baselines."""
 
     def __init__(self, candidate):
-        super().__init__(candidate, COLUMNS, "session_started", make_baselines=_stacked_baselines)
+        super().__init__(candidate, COLUMNS, "session_started", make_baselines=_stacked_baselines,
+                         make_offset=BASELINES_BY_NAME[candidate.offset] if candidate.offset else None,
+                         classes=np.array([0, 1]))
         self.threshold = 0.5
 
     def predict_proba(self, frame: dict) -> np.ndarray:
@@ -78,6 +80,7 @@ class SessionStartTask(Task):
     model_name = "session_start"
     columns = COLUMNS
     min_train_rows = MIN_TRAIN_ROWS
+    time_column = "hour_start_utc"
     baselines = BASELINES_BY_NAME
     fallback = "hour_of_day_rate"
     train_metric = "train_roc_auc"

@@ -11,13 +11,17 @@ import duckdb
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ml.candidates import CANDIDATES, Candidate, Columns, LearnedModel, rolling_origin_select, take
+from ml.candidates import CANDIDATES, Candidate, Columns, LearnedModel, rolling_origin_select, take, with_offset
 from ml.oracle import Oracle, with_gap
 from ml.registry import ModelRun, make_run_id, save_run
 
 HOLDOUT_FRACTION = 0.2
+# a model is trained only on a training part this long: on a fortnight of plays every candidate
+# learns that fortnight's noise, and the baselines are served
+MIN_TRAIN_DAYS = 28
 PARAMS = {"holdout": "last 20% by time",
-          "selection": "rolling-origin log loss over 3 folds of the training part",
+          "selection": "rolling-origin log loss over 3 folds of the training part, the baselines scored on the "
+                       "same folds; a candidate no better than the best of them is not chosen",
           "served_fit": "refitted on all rows after the holdout evaluation"}
 
 
@@ -62,6 +66,30 @@ class Choice:
     reason: str
 
 
+# overfitting: the model's log loss grows from its training part to the holdout by more than the
+# best baseline's does, by this share of the model's holdout log loss
+OVERFIT_MARGIN = 0.25  # the demo's boosted trees: 0.15; a real listener's that lost the holdout: 0.70
+
+
+def overfitting(metrics: dict, baselines: dict) -> float | None:
+    """How much more the model's log loss grows from its training part to the holdout than the
+    best baseline's does, as a share of the model's holdout log loss (0.3: 30 %). The baseline's
+    growth is the listener's habits drifting, which no model is to blame for (a listener who went
+    quiet for a year has a training part any predictor finds easy). None without the figures."""
+    train, holdout = metrics.get("train_log_loss"), metrics.get("log_loss")
+    judged = {name: b for name, b in baselines.items()
+              if b.get("log_loss") is not None and b.get("train_log_loss") is not None}
+    if train is None or not holdout or not judged:
+        return None
+    best = min(judged.values(), key=lambda b: b["log_loss"])
+    return ((holdout - train) - (best["log_loss"] - best["train_log_loss"])) / holdout
+
+
+def _span_days(times: np.ndarray) -> float:
+    stamps = np.asarray(times).astype("datetime64[s]").astype(np.int64)
+    return float(stamps.max() - stamps.min()) / 86400 if len(stamps) else 0.0
+
+
 def choose_served(model_loss: float | None, baseline_losses: dict[str, float | None], fallback: str) -> Choice:
     """Serve the model only if its holdout log loss beats the best baseline's; else the best baseline."""
     scored = {name: loss for name, loss in baseline_losses.items() if loss is not None}
@@ -90,6 +118,7 @@ class Task:
     model_name: str
     columns: Columns
     min_train_rows: int
+    time_column: str               # when a row happened: the span of the training part
     baselines: dict[str, type]     # name -> baseline class, fitted on the training part
     fallback: str                  # the baseline served when none could be judged
     train_metric: str              # the training-part figure stored beside the holdout's
@@ -144,8 +173,10 @@ class Task:
 def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str, data_dir: Path, frame: dict,
                     learn: bool, oracle: Oracle | None = None) -> ModelRun:
     """Split by time; fit the baselines on the oldest 80 % and judge them on the newest 20 %; with
-    `learn`, choose a candidate by rolling origin inside the training part and judge it too;
-    serve it only if its holdout log loss beats the best baseline's, else that baseline; measure
+    `learn`, choose a candidate by rolling origin inside the training part, where the baselines
+    compete on the same folds (none is chosen if one of them scores at least as well), and judge
+    it too; serve it only if its holdout log loss beats the best baseline's, else that baseline
+    (training and holdout log loss are both kept, so overfitting shows); measure
     the oracle only after the choice; refit the served predictor on every row; store the run."""
     y = task.labels(frame)
     n = len(y)
@@ -155,21 +186,36 @@ def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str
     if cut > 0 and n - cut > 0:
         for name in task.baselines:
             fitted[name] = task.baseline(name).fit(train)
-            baselines[name] = task.evaluate(fitted[name], train, val)
+            baselines[name] = {"train_log_loss": task.loss(fitted[name], train),
+                               **task.evaluate(fitted[name], train, val)}
     else:
         notes.append(task.no_holdout_note.format(n=n))
 
-    model_metrics = task.empty_metrics()
-    trained = learn and cut >= task.min_train_rows and len(np.unique(y[:cut])) > 1 and n - cut > 0
-    chosen, cv_scores, model = None, {}, None
+    model_metrics = {"train_log_loss": None, **task.empty_metrics()}
+    days = _span_days(train[task.time_column]) if cut else 0.0
+    enough = (learn and cut >= task.min_train_rows and days >= MIN_TRAIN_DAYS and len(np.unique(y[:cut])) > 1
+              and n - cut > 0)
+    selection, model, offered = None, None, {}
+
+    def make_candidates(best_baseline: str) -> dict:
+        offered.update(with_offset(CANDIDATES, best_baseline))
+        return {name: (lambda c=c: task.candidate(c)) for name, c in offered.items()}
+
+    if enough:
+        rivals = {name: (lambda name=name: task.baseline(name)) for name in task.baselines}
+        selection = rolling_origin_select(make_candidates, rivals, train, task.loss, cut, task.fallback)
+        notes.append(selection.reason)
+    trained = selection is not None and selection.chosen is not None
     if trained:
-        candidates = {name: (lambda c=c: task.candidate(c)) for name, c in CANDIDATES.items()}
-        chosen, cv_scores = rolling_origin_select(candidates, train, task.loss, cut)
-        model = candidates[chosen]().fit(train)
-        model_metrics = {task.train_metric: task.train_figure(model, train), **task.evaluate(model, train, val)}
+        model = task.candidate(offered[selection.chosen]).fit(train)
+        model_metrics = {task.train_metric: task.train_figure(model, train), "train_log_loss": task.loss(model, train),
+                         **task.evaluate(model, train, val)}
     elif not learn:
         notes.append("no learned model yet (the daily full_retrain trains one): the best baseline is served")
-    else:
+    elif days < MIN_TRAIN_DAYS and cut:
+        notes.append(f"{days:.0f} days of training history (a model needs {MIN_TRAIN_DAYS}): the best baseline is "
+                     "served until there is more")
+    elif not enough:
         notes.append(task.too_few_note.format(cut=cut, need=task.min_train_rows))
 
     choice = choose_served(model_metrics["log_loss"] if trained else None,
@@ -183,12 +229,16 @@ def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str
     if figures:
         figures = with_gap(figures, model_metrics, baselines)
     # the served predictor is refitted on all rows, so it knows the most recent listening
-    served = (task.candidate(CANDIDATES[chosen]) if choice.served == "model"
+    served = (task.candidate(offered[selection.chosen]) if choice.served == "model"
               else task.baseline(choice.served.removesuffix("_baseline")))
     served = served.fit(frame) if n else task.without_data(served)
     task.finish(served, choice, model_metrics, baselines)
-    params = {**PARAMS, **task.params(), "min_train_rows": task.min_train_rows, "features": task.columns.names(),
-              "candidates": list(CANDIDATES) if learn else [], "chosen": chosen, "rolling_origin_log_loss": cv_scores}
+    params = {**PARAMS, **task.params(), "min_train_rows": task.min_train_rows, "min_train_days": MIN_TRAIN_DAYS,
+              "features": task.columns.names(),
+              "candidates": list(CANDIDATES) if learn else [], "chosen": selection.chosen if selection else None,
+              "offset_baseline": next((c.offset for c in offered.values() if c.offset), None),
+              "rolling_origin_log_loss": selection.scores if selection else {},
+              "rolling_origin_baseline_log_loss": selection.baseline_scores if selection else {}}
     data_start, data_end = data_window(con, listener_id)
     run = ModelRun(
         model_name=task.model_name, listener_id=listener_id, params=params,

@@ -161,4 +161,7 @@ def test_check_real_runs_each_export_as_a_user_would_and_reports_a_table(tmp_pat
     quirks = figures["#3"]  # broken, one_week, quirks
     assert quirks["report"]["plays_folded"] > 0 and quirks["commands"]["full_retrain"]["ok"]
     assert quirks["models"]["session_start"]["served"]
+    week = figures["#2"]["models"]["session_start"]  # a week of plays: a baseline, never a model that loses
+    assert week["served"].endswith("_baseline") and week["chosen"] is None
+    assert week["served_log_loss"] == week["best_baseline_log_loss"] and week["gain"] == 0
     assert "| #3 |" in out and "quirks" not in out.split("| listener |", 1)[1]  # the table names no one

@@ -7,6 +7,7 @@ from ml.moods import assign_track_moods, train_mood_run
 from ml.oracle import load_oracle
 from ml.recommendations import recommend_for_listener
 from ml.registry import ModelRun, current_run, latest_run
+from ml.training import OVERFIT_MARGIN, overfitting
 from orchestration.assets.dbt import dbt_model_key
 from orchestration.listeners import LISTENERS
 from orchestration.resources import settings_and_writer
@@ -25,6 +26,11 @@ def _comparison_table(run: ModelRun, metric_names: tuple[str, ...]) -> str:
     for name, metrics in rows.items():
         cells = ["—" if metrics.get(m) is None else f"{metrics[m]:.4f}" for m in metric_names]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'✅' if name == served else ''} |")
+    gap = overfitting(run.metrics, run.baselines)
+    if gap is not None:
+        lines.append(f"\nThe model's log loss: {run.metrics['train_log_loss']:.4f} on its training part, "
+                     f"{run.metrics['log_loss']:.4f} on the holdout; it grows {gap:.0%} of the holdout figure "
+                     f"more than the best baseline's does (above {OVERFIT_MARGIN:.0%} the model overfits).")
     if run.oracle and run.oracle.get("gap_closed") is not None:
         lines.append(f"\nThe model closes {run.oracle['gap_closed']:.0%} of the log-loss gap between the best "
                      "baseline and the oracle.")
@@ -48,9 +54,25 @@ def _serves_model_check(run: ModelRun | None) -> dg.AssetCheckResult:
     )
 
 
+def overfitting_check(run: ModelRun | None) -> dg.AssetCheckResult:
+    """Warns when the model's log loss grows from its training part to the holdout by more than the
+    best baseline's does, by over OVERFIT_MARGIN of its holdout figure: it learnt that history's
+    noise (a run that trained no model passes, with nothing to compare)."""
+    gap = overfitting(run.metrics, run.baselines) if run else None
+    metadata = {"margin": OVERFIT_MARGIN, "gap": gap if gap is None else round(gap, 4)}
+    if run and gap is not None:
+        metadata |= {"train_log_loss": round(run.metrics["train_log_loss"], 4),
+                     "holdout_log_loss": round(run.metrics["log_loss"], 4)}
+    return dg.AssetCheckResult(check_name="model_does_not_overfit", passed=gap is None or gap <= OVERFIT_MARGIN,
+                               severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+
+
 def _serves_model_spec(key: list[str]) -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec("serves_learned_model", asset=key,
-                              description="the learned model beat every baseline on the holdout")]
+                              description="the learned model beat every baseline on the holdout"),
+            dg.AssetCheckSpec("model_does_not_overfit", asset=key,
+                              description="the model's log loss grows from its training part to the holdout "
+                                          f"by at most {OVERFIT_MARGIN:.0%} more than the best baseline's")]
 
 
 def holdout_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
@@ -64,6 +86,11 @@ def holdout_metadata(run: ModelRun, metric_names: tuple[str, ...]) -> dict:
         for name, value in (("model", model), ("best_baseline", best)):
             if value is not None:
                 metadata[f"holdout/{name}/{metric}"] = dg.MetadataValue.float(float(value))
+    if run.metrics.get("train_log_loss") is not None:
+        metadata["train/model/log_loss"] = dg.MetadataValue.float(float(run.metrics["train_log_loss"]))
+        gap = overfitting(run.metrics, run.baselines)
+        if gap is not None:
+            metadata["overfit/log_loss_gap"] = dg.MetadataValue.float(float(gap))
     if run.oracle:
         for metric in ("log_loss", "brier", "gap_closed"):
             if run.oracle.get(metric) is not None:
@@ -122,7 +149,7 @@ def _model_asset(model_name: str, module, train: str, training_table: str, metri
                  description: str):
     """A listener's model (both models are one such asset): `module.<train>` (looked up when the
     asset runs) through ml/training.py's routine, its run as metadata, and the serves_learned_model
-    check."""
+    and model_does_not_overfit checks."""
     key = ["ml", f"{model_name}_model"]
 
     @dg.asset(key=key, group_name="models", deps=[dbt_model_key(training_table)],
@@ -134,9 +161,9 @@ def _model_asset(model_name: str, module, train: str, training_table: str, metri
                                          load_oracle(settings.data_dir, context.partition_key))
         if run is None:
             return dg.MaterializeResult(metadata={"served": "none", "note": "no mood clusters yet"},
-                                        check_results=[_serves_model_check(None)])
+                                        check_results=[_serves_model_check(None), overfitting_check(None)])
         return dg.MaterializeResult(metadata=_run_metadata(run, metric_names),
-                                    check_results=[_serves_model_check(run)])
+                                    check_results=[_serves_model_check(run), overfitting_check(run)])
 
     return model_asset
 

@@ -87,6 +87,7 @@ def _check_warehouse(warehouse: Path, outcome: Outcome, listener: str = "me") ->
         outcome.problems += accounting_problems(con, listener, outcome.counted, outcome.report)
         outcome.problems += year_problems(con, listener, outcome.counted)
         outcome.models = model_rows(con, listener)
+        outcome.problems += model_problems(outcome.models)
     finally:
         con.close()
 
@@ -146,8 +147,9 @@ def _same_top(ours: list[tuple[str, float]], files: list[tuple[str, float]]) -> 
 
 
 def model_rows(con, listener: str) -> dict:
-    """Per model, the latest run: what is served, the chosen candidate's holdout log loss, the best
-    baseline's, and the share by which the served predictor beats it."""
+    """Per model, the latest run: what is served, the chosen candidate's training and holdout log
+    loss, the best baseline's, the share by which the served predictor beats it, and the rolling-
+    origin scores of the chosen candidate and the best baseline."""
     rows = con.execute("""select model_name, served, metrics, baselines, params from ml.model_runs
                           where listener_id = ? and model_name <> 'mood_clusters'
                           qualify row_number() over (partition by model_name order by trained_at desc) = 1""",
@@ -158,13 +160,35 @@ def model_rows(con, listener: str) -> dict:
         best = min(losses, key=losses.get) if losses else None
         model_loss = json.loads(metrics).get("log_loss")
         served_loss = model_loss if served == "model" else losses.get(served.removesuffix("_baseline"))
+        params = json.loads(params)
+        rolling = {k: v for k, v in params.get("rolling_origin_baseline_log_loss", {}).items() if v is not None}
+        chosen = params.get("chosen")
         models[name] = {
-            "served": served, "chosen": json.loads(params).get("chosen"), "log_loss": model_loss,
+            "served": served, "chosen": chosen, "log_loss": model_loss, "served_log_loss": served_loss,
+            "train_log_loss": json.loads(metrics).get("train_log_loss"),
             "best_baseline": best, "best_baseline_log_loss": losses.get(best),
             "gain": (None if served_loss is None or not losses.get(best)
                      else round((losses[best] - served_loss) / losses[best], 4)),
+            "rolling_origin_chosen": params.get("rolling_origin_log_loss", {}).get(chosen) if chosen else None,
+            "rolling_origin_best_baseline": min(rolling.values()) if rolling else None,
         }
     return models
+
+
+def model_problems(models: dict) -> list[str]:
+    """What the routine promises of each stored run: the served predictor no worse than the best
+    baseline on the holdout, and a chosen candidate better than every baseline in rolling origin."""
+    problems = []
+    for name, m in models.items():
+        if m["served_log_loss"] is not None and m["best_baseline_log_loss"] is not None \
+                and m["served_log_loss"] > m["best_baseline_log_loss"]:
+            problems.append(f"{name}: serves {m['served']} at holdout log loss {m['served_log_loss']:.4f}, worse "
+                            f"than {m['best_baseline']} {m['best_baseline_log_loss']:.4f}")
+        if m["rolling_origin_chosen"] is not None and m["rolling_origin_best_baseline"] is not None \
+                and m["rolling_origin_chosen"] >= m["rolling_origin_best_baseline"]:
+            problems.append(f"{name}: chose {m['chosen']} at rolling-origin log loss {m['rolling_origin_chosen']:.4f}, "
+                            f"no better than a baseline's {m['rolling_origin_best_baseline']:.4f}")
+    return problems
 
 
 def run_check(args) -> int:
@@ -200,7 +224,7 @@ def as_json(outcome: Outcome) -> dict:
 def table(outcomes: list[Outcome]) -> str:
     """The result as a Markdown table: sizes, timings and models, no names."""
     head = ("| listener | records | kind | years | import s | refresh s | full retrain s | peak MB | "
-            "session start served (gain) | next mood served (gain) | invariants |")
+            "session start: served, holdout log loss vs best baseline (gain) | next mood: the same | invariants |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for o in outcomes:
         c = o.counted
@@ -216,5 +240,9 @@ def table(outcomes: list[Outcome]) -> str:
 def _model_cell(model: dict | None) -> str:
     if not model:
         return "none"
-    gain = "" if model["gain"] is None else f" ({model['gain']:+.1%})"
-    return f"{model['served']}{gain}"
+    served = model["served"].removesuffix("_baseline")
+    if model["served_log_loss"] is None or model["best_baseline_log_loss"] is None:
+        return served
+    cell = (f"{served} {model['served_log_loss']:.3f} vs {model['best_baseline']} "
+            f"{model['best_baseline_log_loss']:.3f} ({model['gain']:+.1%})")
+    return cell if model["served"] == "model" or model["chosen"] is None else cell + f", {model['chosen']} lost on the holdout"
