@@ -213,8 +213,8 @@ def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str
     elif not learn:
         notes.append("no learned model yet (the daily full_retrain trains one): the best baseline is served")
     elif days < MIN_TRAIN_DAYS and cut:
-        notes.append(f"{days:.0f} days of training history (a model needs {MIN_TRAIN_DAYS}): the best baseline is "
-                     "served until there is more")
+        notes.append(f"{days:.0f} days of training history (a model needs {MIN_TRAIN_DAYS}): no model trained, the "
+                     "best baseline is served until there is more")
     elif not enough:
         notes.append(task.too_few_note.format(cut=cut, need=task.min_train_rows))
 
