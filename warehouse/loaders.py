@@ -250,6 +250,26 @@ def land_lookups(con: duckdb.DuckDBPyConnection, provider: str, asked: list[str]
         raise
 
 
+def land_features(con: duckdb.DuckDBPyConnection, provider: str, rows: list[dict], asked: list[str],
+                  found: set[str]) -> None:
+    """One batch of a feature provider's answers, in one transaction with the record of every track
+    asked (raw.feature_lookups), found or not; features already stored stay."""
+    at = _utcnow()
+    lookups = pa.table({"track_id": pa.array(asked, pa.string()),
+                        "found": pa.array([t in found for t in asked], pa.bool_())})
+    con.execute("begin transaction")
+    try:
+        with _registered(con, "features", _arrow(rows, FEATURE_SCHEMA)), _registered(con, "lookups", lookups):
+            con.execute("insert into raw.audio_features select *, ?, ?, ? from features on conflict do nothing",
+                        [provider, f"features-{provider}-{at:%Y%m%dT%H%M%S}", at])
+            con.execute("insert or replace into raw.feature_lookups select track_id, ?, found, ? from lookups",
+                        [provider, at])
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
 def forget_lookups(con: duckdb.DuckDBPyConnection, provider: str | None) -> int:
     """What a provider (or every provider) answered "not found" is asked again from the next run."""
     deleted = con.execute("delete from raw.metadata_lookups where not found and provider = coalesce(?, provider)",

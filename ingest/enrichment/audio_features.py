@@ -13,10 +13,9 @@ import pyarrow as pa
 import spotipy
 
 from ingest.enrichment.http import ProviderReport
-from ingest.enrichment.lookups import now
 from ingest.enrichment.reccobeats import features_of, from_reccobeats
 from ingest.spotify.client import STOPPED, SpotifyApi
-from warehouse.loaders import FEATURE_COLUMNS, FEATURE_SCHEMA
+from warehouse.loaders import FEATURE_COLUMNS, land_features
 from warehouse.settings import Settings
 
 TRACKS_PER_RUN = 2000       # feature lookups per run (ReccoBeats, file): the rest follows next run
@@ -66,23 +65,7 @@ def fetch_audio_features(con: duckdb.DuckDBPyConnection, settings: Settings, api
         return
     rows = [{"track_id": track_id, **{c: features.get(c) for c in FEATURE_COLUMNS}}
             for track_id, features in found.items()]
-    at = now()
-    lookups = pa.table({"track_id": pa.array(asked, pa.string()), "found": [t in found for t in asked]})
-    con.execute("begin transaction")
-    try:
-        con.register("features", pa.Table.from_pylist(rows, schema=FEATURE_SCHEMA))
-        con.register("lookups", lookups)
-        con.execute("insert into raw.audio_features select *, ?, ?, ? from features on conflict do nothing",
-                    [provider, f"features-{provider}-{at:%Y%m%dT%H%M%S}", at])
-        con.execute("insert or replace into raw.feature_lookups select track_id, ?, found, ? from lookups",
-                    [provider, at])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("features")
-        con.unregister("lookups")
+    land_features(con, provider, rows, asked, set(found))
     report.features_found += len(found)
     report.features_not_found += len(asked) - len(found)
 
