@@ -224,8 +224,11 @@ class LearnedModel:
 @dataclass
 class Selection:
     """What rolling origin found: the chosen candidate (None when the best baseline scored at
-    least as well as every candidate), and each candidate's and baseline's mean fold loss."""
+    least as well as every candidate) as judged (an offset one on `offset_baseline`), and each
+    candidate's and baseline's mean fold loss."""
     chosen: str | None
+    candidate: Candidate | None
+    offset_baseline: str
     scores: dict[str, float | None]
     baseline_scores: dict[str, float | None]
     reason: str
@@ -248,30 +251,26 @@ def rolling_origin_scores(predictors: dict, frame: dict, loss, n_rows: int) -> d
     return scores
 
 
-def with_offset(candidates: dict[str, Candidate], baseline: str) -> dict[str, Candidate]:
-    """The candidates, each offset one on top of `baseline`."""
-    return {name: replace(c, offset=baseline) if c.kind == "offset" else c for name, c in candidates.items()}
-
-
-def rolling_origin_select(make_candidates, baselines: dict, frame: dict, loss, n_rows: int,
-                          fallback: str) -> Selection:
-    """Score the baselines in rolling origin, then the candidates (`make_candidates(best baseline)`:
-    the offset ones sit on it; `fallback` if none could be judged) on the same folds; the candidate
-    with the lowest loss is chosen if it is lower than every baseline's: one that loses to a
-    baseline there is not chosen."""
+def rolling_origin_select(candidates: dict[str, Candidate], make, baselines: dict, frame: dict, loss,
+                          n_rows: int, fallback: str) -> Selection:
+    """Score the baselines in rolling origin, then the candidates (`make(candidate)` builds one; the
+    offset ones sit on the best baseline, `fallback` if none could be judged) on the same folds;
+    the candidate with the lowest loss is chosen if it is lower than every baseline's: one that
+    loses to a baseline there is not chosen."""
     baseline_scores = rolling_origin_scores(baselines, frame, loss, n_rows)
     judged_baselines = {name: score for name, score in baseline_scores.items() if score is not None}
-    scores = rolling_origin_scores(
-        make_candidates(min(judged_baselines, key=judged_baselines.get) if judged_baselines else fallback),
-        frame, loss, n_rows)
+    offset = min(judged_baselines, key=judged_baselines.get) if judged_baselines else fallback
+    offered = {name: replace(c, offset=offset) if c.kind == "offset" else c for name, c in candidates.items()}
+    scores = rolling_origin_scores({name: (lambda c=c: make(c)) for name, c in offered.items()}, frame, loss, n_rows)
     judged = {name: score for name, score in scores.items() if score is not None}
+
+    def outcome(chosen: str | None, reason: str) -> Selection:
+        return Selection(chosen, offered.get(chosen), offset, scores, baseline_scores, reason)
+
     if not judged:
-        return Selection(None, scores, baseline_scores, "no candidate could be judged in rolling origin")
+        return outcome(None, "no candidate could be judged in rolling origin")
     best = min(judged, key=judged.get)
-    if judged_baselines:
-        baseline = min(judged_baselines, key=judged_baselines.get)
-        if judged[best] >= judged_baselines[baseline]:
-            return Selection(None, scores, baseline_scores,
-                             f"every candidate lost to the {baseline} baseline in rolling origin (best: {best} "
-                             f"{judged[best]:.4f} >= {judged_baselines[baseline]:.4f})")
-    return Selection(best, scores, baseline_scores, f"{best} chosen by rolling origin ({judged[best]:.4f})")
+    if judged_baselines and judged[best] >= judged_baselines[offset]:
+        return outcome(None, f"every candidate lost to the {offset} baseline in rolling origin (best: {best} "
+                             f"{judged[best]:.4f} >= {judged_baselines[offset]:.4f})")
+    return outcome(best, f"{best} chosen by rolling origin ({judged[best]:.4f})")

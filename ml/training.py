@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ml.candidates import CANDIDATES, Candidate, Columns, LearnedModel, rolling_origin_select, take, with_offset
+from ml.candidates import CANDIDATES, Candidate, Columns, LearnedModel, rolling_origin_select, take
 from ml.oracle import Oracle, with_gap
 from ml.registry import ModelRun, make_run_id, save_run
 
@@ -195,19 +195,14 @@ def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str
     days = _span_days(train[task.time_column]) if cut else 0.0
     enough = (learn and cut >= task.min_train_rows and days >= MIN_TRAIN_DAYS and len(np.unique(y[:cut])) > 1
               and n - cut > 0)
-    selection, model, offered = None, None, {}
-
-    def make_candidates(best_baseline: str) -> dict:
-        offered.update(with_offset(CANDIDATES, best_baseline))
-        return {name: (lambda c=c: task.candidate(c)) for name, c in offered.items()}
-
+    selection, model = None, None
     if enough:
         rivals = {name: (lambda name=name: task.baseline(name)) for name in task.baselines}
-        selection = rolling_origin_select(make_candidates, rivals, train, task.loss, cut, task.fallback)
+        selection = rolling_origin_select(CANDIDATES, task.candidate, rivals, train, task.loss, cut, task.fallback)
         notes.append(selection.reason)
     trained = selection is not None and selection.chosen is not None
     if trained:
-        model = task.candidate(offered[selection.chosen]).fit(train)
+        model = task.candidate(selection.candidate).fit(train)
         model_metrics = {task.train_metric: task.train_figure(model, train), "train_log_loss": task.loss(model, train),
                          **task.evaluate(model, train, val)}
     elif not learn:
@@ -229,14 +224,14 @@ def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str
     if figures:
         figures = with_gap(figures, model_metrics, baselines)
     # the served predictor is refitted on all rows, so it knows the most recent listening
-    served = (task.candidate(offered[selection.chosen]) if choice.served == "model"
+    served = (task.candidate(selection.candidate) if choice.served == "model"
               else task.baseline(choice.served.removesuffix("_baseline")))
     served = served.fit(frame) if n else task.without_data(served)
     task.finish(served, choice, model_metrics, baselines)
     params = {**PARAMS, **task.params(), "min_train_rows": task.min_train_rows, "min_train_days": MIN_TRAIN_DAYS,
               "features": task.columns.names(),
               "candidates": list(CANDIDATES) if learn else [], "chosen": selection.chosen if selection else None,
-              "offset_baseline": next((c.offset for c in offered.values() if c.offset), None),
+              "offset_baseline": selection.offset_baseline if selection else None,
               "rolling_origin_log_loss": selection.scores if selection else {},
               "rolling_origin_baseline_log_loss": selection.baseline_scores if selection else {}}
     data_start, data_end = data_window(con, listener_id)

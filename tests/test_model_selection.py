@@ -11,7 +11,7 @@ import pytest
 
 from ml import next_mood
 from ml.baselines import MajorityBaseline, PersistenceBaseline
-from ml.candidates import OffsetLogistic, log_proba_columns, rolling_origin_select
+from ml.candidates import Candidate, OffsetLogistic, log_proba_columns, rolling_origin_select
 from ml.metrics import multiclass_metrics
 from ml.registry import ModelRun
 from ml.training import train_and_store
@@ -48,21 +48,22 @@ def _sticky(n: int) -> dict:
 def test_a_candidate_that_loses_to_a_baseline_in_rolling_origin_is_not_chosen():
     frame = _sticky(2000)
     rivals = {"persistence": lambda: PersistenceBaseline(CLASSES)}
-    offered = []
+    offsets = set()
 
-    def losing(best_baseline):  # a "candidate" that knows less than the baseline
-        offered.append(best_baseline)
-        return {"majority": lambda: MajorityBaseline(CLASSES)}
+    def losing(candidate):  # a "candidate" that knows less than the baseline
+        offsets.add(candidate.offset)
+        return MajorityBaseline(CLASSES)
 
     def loss(predictor, part):
         return multiclass_metrics(part["target"], predictor.predict_proba(part), CLASSES)["log_loss"]
 
-    selection = rolling_origin_select(losing, rivals, frame, loss, 2000, "persistence")
-    assert selection.chosen is None and offered == ["persistence"]
+    offered = {"majority": Candidate(kind="offset")}
+    selection = rolling_origin_select(offered, losing, rivals, frame, loss, 2000, "persistence")
+    assert selection.chosen is None and offsets == {"persistence"}
     assert "lost to the persistence baseline in rolling origin" in selection.reason
     assert selection.scores["majority"] > selection.baseline_scores["persistence"]
 
-    winning = rolling_origin_select(lambda best: {"persistence again": lambda: PersistenceBaseline(CLASSES)},
+    winning = rolling_origin_select({"persistence again": Candidate()}, lambda c: PersistenceBaseline(CLASSES),
                                     {"majority": lambda: MajorityBaseline(CLASSES)}, frame, loss, 2000, "majority")
     assert winning.chosen == "persistence again"
 
