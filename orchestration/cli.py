@@ -89,11 +89,10 @@ def import_history(args: argparse.Namespace, settings: Settings) -> int:
         if "FAILED" in line:
             print(line, file=sys.stderr)
     print(_what_next(features, settings))
-    if plays["files_read"] == 0 and not plays["files_failed"]:
+    checks = [c for c in result.get_asset_check_evaluations() if c.check_name == "import_files_readable"]
+    if any(c.metadata["nothing_to_import"].value for c in checks):
         print(f"import: nothing to import in {path}: no Spotify streaming-history file in it (the lines above name "
               "what was there); point it at the zip Spotify sent or the folder inside it", file=sys.stderr)
-        return 1
-    checks = [c for c in result.get_asset_check_evaluations() if c.check_name == "import_files_readable"]
     return 0 if all(c.passed for c in checks) else 1
 
 
