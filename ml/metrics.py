@@ -31,6 +31,20 @@ def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 1
     return clean(error)
 
 
+def multiclass_log_loss(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float | None:
+    """Log loss alone (what rolling origin and the training figure need, many times a run)."""
+    if len(y_true) == 0:
+        return None
+    clipped = np.clip(proba, 1e-15, 1)
+    return clean(log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True), labels=classes))
+
+
+def binary_log_loss(y_true: np.ndarray, p: np.ndarray) -> float | None:
+    if len(y_true) == 0:
+        return None
+    return clean(log_loss(y_true.astype(int), np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]))
+
+
 def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> dict:
     """top-1/top-3 accuracy, macro F1, log loss, Brier score (the squared error summed over the
     classes, averaged over rows) and calibration error of a probability matrix."""
@@ -39,12 +53,11 @@ def multiclass_metrics(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarra
     order = np.argsort(-proba, axis=1)
     predicted = classes[order[:, 0]]
     top3 = classes[order[:, :3]]
-    clipped = np.clip(proba, 1e-15, 1)
     return {
         "accuracy": clean(np.mean(predicted == y_true)),
         "top3_accuracy": clean(np.mean((top3 == y_true[:, None]).any(axis=1))),
         "f1_macro": clean(f1_score(y_true, predicted, labels=classes, average="macro", zero_division=0)),
-        "log_loss": clean(log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)),
+        "log_loss": multiclass_log_loss(y_true, proba, classes),
         "brier": clean(np.mean(np.sum((proba - (y_true[:, None] == classes[None, :])) ** 2, axis=1))),
         "calibration_error": calibration_error(proba.max(axis=1), (predicted == y_true).astype(float)),
     }
@@ -60,7 +73,7 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
         "roc_auc": clean(roc_auc_score(y_true, p)) if two_classes else None,
         "pr_auc": clean(average_precision_score(y_true, p)) if two_classes else None,
         "brier": clean(brier_score_loss(y_true, p)),
-        "log_loss": clean(log_loss(y_true, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        "log_loss": binary_log_loss(y_true, p),
         "calibration_error": calibration_error(p, y_true.astype(float)),
         "f1": clean(f1_score(y_true, (p >= threshold).astype(int), zero_division=0)) if two_classes else None,
     }

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 
 from ml.baselines import MOOD_BASELINES, HourFrequencyBaseline, MajorityBaseline, TransitionBaseline
-from ml.metrics import multiclass_metrics, reliability_table
+from ml.metrics import multiclass_log_loss, multiclass_metrics, reliability_table
 from ml.oracle import Oracle, mood_figures
 from ml.candidates import Columns, LearnedModel
 from ml.registry import ModelRun, current_run, fingerprint, load_artifact
@@ -103,7 +103,7 @@ class NextMoodTask(Task):
         return NextMoodModel(self.classes, candidate)
 
     def loss(self, predictor, frame: dict) -> float | None:
-        return multiclass_metrics(frame["target"], predictor.predict_proba(frame), self.classes)["log_loss"]
+        return multiclass_log_loss(frame["target"], predictor.predict_proba(frame), self.classes)
 
     def evaluate(self, predictor, train: dict, val: dict) -> dict:
         return multiclass_metrics(val["target"], predictor.predict_proba(val), self.classes)

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 
 from ml.baselines import SESSION_BASELINES, HourOfDayRate, HourOfWeekRate
-from ml.metrics import best_f1_threshold, binary_metrics, reliability_table
+from ml.metrics import best_f1_threshold, binary_log_loss, binary_metrics, reliability_table
 from ml.oracle import Oracle, session_figures
 from ml.candidates import Columns, LearnedModel
 from ml.registry import ModelRun, current_run, fingerprint, load_artifact
@@ -94,7 +94,7 @@ class SessionStartTask(Task):
         return SessionModel(candidate)
 
     def loss(self, predictor, frame: dict) -> float | None:
-        return binary_metrics(frame["session_started"], predictor.predict_proba(frame))["log_loss"]
+        return binary_log_loss(frame["session_started"], predictor.predict_proba(frame))
 
     def evaluate(self, predictor, train: dict, val: dict) -> dict:
         return _evaluate(predictor, train, val)
