@@ -92,7 +92,8 @@ def test_a_session_that_holds_the_file_too_long_gets_a_clear_message_not_a_trace
     if not read_only:  # the summary after the failure does not wait again, nor call a shell a job
         assert "no summary:" in output and "waited 0s" in output and "a job is writing" not in output
 
-ROUNDS = 12
+
+ROUNDS = 12  # rounds of the start-up race: without the home lock, it failed within them
 
 
 def test_two_commands_opening_a_new_dagster_home_together_both_work(tmp_path):
