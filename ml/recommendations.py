@@ -20,10 +20,10 @@ import numpy as np
 
 from ingest.enrichment.album_art import thumbnail
 from ingest.enrichment.http import Provider, ProviderStopped
-from ingest.enrichment.lookups import now
 from ingest.enrichment.reccobeats import from_reccobeats, recommend
 from ml.moods import FEATURES, MoodModel
 from ml.registry import latest_run, load_artifact
+from warehouse.loaders import utc_now
 from warehouse.settings import Settings
 
 KEPT = 10             # discover tracks kept per mood
@@ -148,7 +148,7 @@ def _radius(con, model: MoodModel, mood: int) -> float | None:
 def _store(con, listener_id: str, mood_run: str, mood: int, outcome: str, note: str | None,
            kept: list[dict]) -> None:
     """The listener's lists of the current clustering only, this mood's replaced; the fetch logged."""
-    at = now()
+    at = utc_now()
     con.execute("begin transaction")
     try:
         for table in ("ml.recommendations", "ml.recommendation_fetches"):

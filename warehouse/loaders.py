@@ -105,7 +105,8 @@ class LoadReport:
     plays_folded: int = 0
 
 
-def _utcnow() -> datetime:
+def utc_now() -> datetime:
+    """Naive UTC, as every timestamp in the warehouse."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
@@ -135,7 +136,7 @@ def ensure_listener(con: duckdb.DuckDBPyConnection, listener_id: str, display_na
     """Record a listener if it is new; an existing listener keeps its name and timezone."""
     con.execute(
         "insert into raw.listeners values (?, ?, ?, ?, ?, ?) on conflict (listener_id) do nothing",
-        [listener_id, display_name, timezone_name, source, f"{source}-listener", _utcnow()],
+        [listener_id, display_name, timezone_name, source, f"{source}-listener", utc_now()],
     )
 
 
@@ -143,7 +144,7 @@ def save_listener(con: duckdb.DuckDBPyConnection, listener_id: str, display_name
                   source: str) -> None:
     """Record a listener, or give a known one this name and timezone (an import that says them)."""
     con.execute("insert or replace into raw.listeners values (?, ?, ?, ?, ?, ?)",
-                [listener_id, display_name, timezone_name, source, f"{source}-listener", _utcnow()])
+                [listener_id, display_name, timezone_name, source, f"{source}-listener", utc_now()])
 
 
 def _arrow(rows: list[dict] | pa.Table, schema: pa.Schema) -> pa.Table:
@@ -195,7 +196,7 @@ def complete_catalog(con: duckdb.DuckDBPyConnection, tracks: list[dict], artists
                      source: str = "enrichment") -> None:
     """Land tracks and artists a lookup found, in one transaction: new ones are inserted, known
     tracks get what they lacked (a track from a privacy export: its album, cover and artists)."""
-    provenance = {"source": source, "ingest_run_id": f"{source}-{_utcnow():%Y%m%d}", "loaded_at": _utcnow()}
+    provenance = {"source": source, "ingest_run_id": f"{source}-{utc_now():%Y%m%d}", "loaded_at": utc_now()}
     con.execute("begin transaction")
     try:
         _insert_new(con, "raw.artists", "artist_id", artists, ARTIST_SCHEMA, provenance)
@@ -224,7 +225,7 @@ def land_lookups(con: duckdb.DuckDBPyConnection, provider: str, asked: list[str]
     asked (raw.metadata_lookups), so no track is ever recorded as asked with its answer lost.
     Nothing is overwritten: a recording, a genre or a link already stored stays; an image fills
     only a track that has none."""
-    at = _utcnow()
+    at = utc_now()
     con.execute("begin transaction")
     try:
         for table, rows, schema, extra in (
@@ -254,7 +255,7 @@ def land_features(con: duckdb.DuckDBPyConnection, provider: str, rows: list[dict
                   found: set[str]) -> None:
     """One batch of a feature provider's answers, in one transaction with the record of every track
     asked (raw.feature_lookups), found or not; features already stored stay."""
-    at = _utcnow()
+    at = utc_now()
     lookups = pa.table({"track_id": pa.array(asked, pa.string()),
                         "found": pa.array([t in found for t in asked], pa.bool_())})
     con.execute("begin transaction")
@@ -289,8 +290,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: RawBatch) -> LoadReport:
 
 
 def _load_registered(con: duckdb.DuckDBPyConnection, batch: RawBatch, plays_read: int) -> LoadReport:
-    run_id = f"{batch.source}-{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    started = _utcnow()
+    run_id = f"{batch.source}-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    started = utc_now()
     cursor_before = latest_played_at_ms(con, batch.listener_id)
     provenance = {"source": batch.source, "ingest_run_id": run_id, "loaded_at": started}
     records_read = plays_read + len(batch.rejected) + batch.set_aside
@@ -344,9 +345,9 @@ def record_stopped_run(con: duckdb.DuckDBPyConnection, listener_id: str, source:
                        message: str) -> LoadReport:
     """A run that stopped before loading anything (rate limit, dead token, outage): the cursor stays."""
     cursor = latest_played_at_ms(con, listener_id)
-    report = LoadReport(f"{source}-{_utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", listener_id, source,
+    report = LoadReport(f"{source}-{utc_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", listener_id, source,
                         0, 0, 0, 0, 0, cursor, cursor)
-    _record_run(con, report, _utcnow(), outcome, message)
+    _record_run(con, report, utc_now(), outcome, message)
     return report
 
 
@@ -440,7 +441,7 @@ def _record_run(con, report: LoadReport, started: datetime, outcome: str, messag
         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
-            report.ingest_run_id, report.listener_id, report.source, started, _utcnow(), outcome,
+            report.ingest_run_id, report.listener_id, report.source, started, utc_now(), outcome,
             report.records_read, report.plays_inserted, report.plays_duplicate, report.plays_folded,
             report.records_rejected,
             report.records_set_aside, report.cursor_before, report.cursor_after, message,

@@ -1,10 +1,8 @@
-"""What the enrichment providers share: the clock their lookups are stamped with, which tracks
-are still known by name only, and the tracks a provider has still to be asked about, most
-played first (a track asked once, found or not, is not asked again unless the user retries)."""
+"""What the enrichment providers share: which tracks are still known by name only, and the
+tracks a provider has still to be asked about, most played first (a track asked once, found or
+not, is not asked again unless the user retries)."""
 
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 import duckdb
 
@@ -18,11 +16,6 @@ NAME_ONLY_UNRESOLVED = """
                       and lower(trim(known.track_name)) = lower(trim(t.track_name))
                       and lower(trim(known.artist_names[1])) = lower(trim(t.artist_names[1])))
 """
-
-
-def now() -> datetime:
-    """Naive UTC, as every timestamp in the warehouse."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def to_ask(con: duckdb.DuckDBPyConnection, provider: str, where: str, columns: str, limit: int) -> list[tuple]:

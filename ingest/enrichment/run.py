@@ -17,10 +17,10 @@ from ingest.enrichment.album_art import fetch_album_art
 from ingest.enrichment.audio_features import fetch_audio_features
 from ingest.enrichment.http import ProviderReport
 from ingest.enrichment.listenbrainz import lookup_recordings
-from ingest.enrichment.lookups import now
 from ingest.enrichment.spotify_catalog import resolve_tracks_and_genres
 from ingest.enrichment.spotify_ids import link_name_only_tracks
 from ingest.spotify.client import STOPPED, CallBudget, SpotifyApi, SpotifyAuthError
+from warehouse.loaders import utc_now
 from warehouse.settings import Settings
 
 @dataclass
@@ -50,13 +50,13 @@ class EnrichmentReport:
 def calls_left_today(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """This run's share of Spotify calls: the per-run budget, less what the last 24 hours used of the daily one."""
     used = con.execute("select coalesce(sum(spotify_calls), 0) from raw.enrichment_runs where started_at > ?",
-                       [now() - timedelta(days=1)]).fetchone()[0]
+                       [utc_now() - timedelta(days=1)]).fetchone()[0]
     return max(0, min(settings.api_calls_per_run, settings.api_calls_per_day - int(used)))
 
 
 def enrich(con: duckdb.DuckDBPyConnection, settings: Settings, sleep=time.sleep) -> EnrichmentReport:
     """One enrichment run: Spotify lookups within the budget, then audio features, then the counts."""
-    report, started = EnrichmentReport(), now()
+    report, started = EnrichmentReport(), utc_now()
     budget = CallBudget(calls_left_today(con, settings))
     api = None
     if settings.spotify_client_id and settings.spotify_client_secret:
@@ -81,7 +81,7 @@ def enrich(con: duckdb.DuckDBPyConnection, settings: Settings, sleep=time.sleep)
     report.spotify_calls = budget.spent
     _count_missing(con, report)
     con.execute("insert into raw.enrichment_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [f"enrich-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", started, now(), report.spotify_calls,
+                [f"enrich-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", started, utc_now(), report.spotify_calls,
                  report.tracks_resolved, report.artists_fetched, report.features_found, report.stopped,
                  "; ".join(report.events)[:4000] or None,
                  json.dumps({name: p.as_json() for name, p in report.providers.items()})])

@@ -8,16 +8,15 @@ from datetime import timedelta
 import duckdb
 import spotipy
 
-from ingest.enrichment.lookups import now
 from ingest.spotify.client import SpotifyApi, SpotifyUnavailableError
-from warehouse.loaders import complete_catalog
+from warehouse.loaders import complete_catalog, utc_now
 
 def _work_list(con: duckdb.DuckDBPyConnection, refresh_days: int) -> list[tuple[str, str]]:
     """What to ask Spotify for, most-played first: ('track', id) for a track whose artists are
     unknown (and never looked up: a track Spotify did not know is not asked again unless the user
     retries), then ('artist', id) for each of its artists,
     or of a known track's artists, whose genres are missing or older than `refresh_days`."""
-    stale = now() - timedelta(days=refresh_days)
+    stale = utc_now() - timedelta(days=refresh_days)
     rows = con.execute(
         """
         with played as (
@@ -66,7 +65,7 @@ def resolve_tracks_and_genres(con: duckdb.DuckDBPyConnection, api: SpotifyApi, r
 
 
 def _lookup_failed(con: duckdb.DuckDBPyConnection, kind: str, item: str, found: bool) -> None:
-    con.execute("insert or replace into raw.catalog_lookups values (?, ?, ?, ?)", [kind, item, found, now()])
+    con.execute("insert or replace into raw.catalog_lookups values (?, ?, ?, ?)", [kind, item, found, utc_now()])
 
 
 def _get(api: SpotifyApi, what: str, fn, item: str) -> dict | None:
@@ -102,7 +101,7 @@ def _resolve_track(con: duckdb.DuckDBPyConnection, api: SpotifyApi, track_id: st
 
 def _artist_needs_genres(con: duckdb.DuckDBPyConnection, artist_id: str, refresh_days: int) -> bool:
     return con.execute("select genres is null or loaded_at < ? from raw.artists where artist_id = ?",
-                       [now() - timedelta(days=refresh_days), artist_id]).fetchone() == (True,)
+                       [utc_now() - timedelta(days=refresh_days), artist_id]).fetchone() == (True,)
 
 
 def _fetch_artist(con: duckdb.DuckDBPyConnection, api: SpotifyApi, artist_id: str, report) -> None:
@@ -110,5 +109,5 @@ def _fetch_artist(con: duckdb.DuckDBPyConnection, api: SpotifyApi, artist_id: st
     genres = [g for g in artist.get("genres") or [] if isinstance(g, str)]
     name = artist.get("name") if isinstance(artist.get("name"), str) else None
     con.execute("update raw.artists set genres = ?, artist_name = coalesce(?, artist_name), loaded_at = ? "
-                "where artist_id = ?", [genres, name, now(), artist_id])
+                "where artist_id = ?", [genres, name, utc_now(), artist_id])
     report.artists_fetched += 1
