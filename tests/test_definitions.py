@@ -8,9 +8,13 @@ from warehouse.settings import load_settings
 
 @pytest.fixture
 def defs(env, dbt_manifest):
-    from orchestration.definitions import defs
+    """The definitions as a process started with this test's settings builds them (an earlier test
+    in the session may have imported them under other settings: the schedules' timezone is read then)."""
+    import importlib
 
-    return defs
+    import orchestration.definitions
+
+    return importlib.reload(orchestration.definitions).defs
 
 
 def test_asset_keys_connect_python_tables_to_dbt_sources(defs):
