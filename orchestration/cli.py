@@ -91,8 +91,9 @@ def import_history(args: argparse.Namespace, settings: Settings) -> int:
     print(_what_next(features, settings))
     checks = [c for c in result.get_asset_check_evaluations() if c.check_name == "import_files_readable"]
     if any(c.metadata["nothing_to_import"].value for c in checks):
-        print(f"import: nothing to import in {path}: no Spotify streaming-history file in it (the lines above name "
-              "what was there); point it at the zip Spotify sent or the folder inside it", file=sys.stderr)
+        print(f"import: nothing to import in {path}: no listening-history file in it (the lines above name "
+              "what was there); point it at the zip Spotify sent or the folder inside it, a Last.fm export (CSV or "
+              "JSON) or ListenBrainz's export zip", file=sys.stderr)
     return 0 if all(c.passed for c in checks) else 1
 
 

@@ -70,13 +70,13 @@ def _inbox_items(inbox) -> tuple[list[tuple[str, str, str]], list[str]]:
     """(path, listener, version) of each export in the drop folder: files and folders directly in it
     belong to the main listener, those in a subfolder named after a listener to that listener; and
     why any subfolder was left alone (a name that is no listener id)."""
-    from ingest.spotify_download.files import classify
+    from ingest.spotify_download.files import history_kind
 
     items, refused = [], []
     if not inbox.is_dir():
         return items, refused
     for entry in sorted(inbox.iterdir()):
-        if entry.is_dir() and not any(classify(p.name) for p in entry.iterdir() if p.is_file()):
+        if entry.is_dir() and not any(history_kind(p) for p in entry.iterdir() if p.is_file()):
             try:
                 check_listener_id(entry.name)
             except ValueError as exc:

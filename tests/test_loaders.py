@@ -49,7 +49,8 @@ def _same_key_records(con, values: str):
     # how the privacy-export import hands plays over: a DuckDB relation with record_no
     return con.sql(f"""select 'l1' as listener_id, 't1' as track_id, timestamp '2026-01-01 10:00:00' as played_at,
                                ms as ms_played, null::boolean as skipped, null as reason_start, null as reason_end,
-                               null::boolean as shuffle, null as context_uri, null as platform, record_no
+                               null::boolean as shuffle, null as context_uri, null as platform,
+                               null::timestamp as started_at, record_no
                         from (values {values}) v(record_no, ms)""")
 
 

@@ -37,6 +37,7 @@ PLAY_SCHEMA = pa.schema(
         ("shuffle", pa.bool_()),
         ("context_uri", pa.string()),
         ("platform", pa.string()),
+        ("started_at", pa.timestamp("ms")),  # only from sources that time a play by its start (scrobblers)
     ]
 )
 TRACK_SCHEMA = pa.schema(
@@ -351,13 +352,20 @@ def record_stopped_run(con: duckdb.DuckDBPyConnection, listener_id: str, source:
     return report
 
 
-# Spotify launched in 2008: a play dated before 2006 is a broken record, and so is one after the
-# run's clock plus a little slack. Rejecting them keeps the API cursor moving and keeps every
-# table whose size follows the span of dates (the hourly grid) the size of the real history.
+# Spotify launched in 2008 and Last.fm's scrobbling (Audioscrobbler) in 2002: a play dated before
+# its source existed is a broken record, and so is one after the run's clock plus a little slack.
+# Rejecting them keeps the API cursor moving and keeps every table whose size follows the span of
+# dates (the hourly grid) the size of the real history.
 EARLIEST_PLAY = "2006-01-01"
+EARLIEST_SCROBBLE = "2002-01-01"
+SCROBBLE_SOURCES = ("lastfm", "listenbrainz")  # their plays are timed by their start (raw.plays.started_at)
 PLAYED_AT_SLACK = timedelta(days=1)
-_BAD_PLAY = (f"listener_id is null or track_id is null or played_at is null or ms_played is null or ms_played < 0 "
-             f"or played_at < '{EARLIEST_PLAY}' or played_at > latest_allowed")
+_BAD_PLAY = ("listener_id is null or track_id is null or played_at is null or ms_played is null or ms_played < 0 "
+             "or played_at < earliest_allowed or played_at > latest_allowed")
+
+
+def _earliest(source: str) -> str:
+    return EARLIEST_SCROBBLE if source in SCROBBLE_SOURCES else EARLIEST_PLAY
 
 
 # sources whose end times are cut to the minute: a key's different records are added up (see above)
@@ -374,7 +382,8 @@ def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> tuple[int,
         f"""
         create or replace temp table folded_plays as
         with valid as (
-            select * from plays p, (select ?::timestamp as latest_allowed) where not ({_BAD_PLAY})
+            select * from plays p, (select ?::timestamp as earliest_allowed, ?::timestamp as latest_allowed)
+            where not ({_BAD_PLAY})
         ),
         records as (  -- exact repeats are one record (the first)
             select {columns}, min(record_no) as record_no from valid group by all
@@ -388,7 +397,7 @@ def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> tuple[int,
         )
         select {others}, kept_ms as ms_played, records from keyed where rank_in_key = 1
         """,
-        [at + PLAYED_AT_SLACK],
+        [_earliest(source), at + PLAYED_AT_SLACK],
     )
     try:
         folded = con.execute("select coalesce(sum(records - 1), 0) from folded_plays").fetchone()[0]
@@ -408,9 +417,10 @@ def _insert_new_plays(con, source: str, run_id: str, at: datetime) -> tuple[int,
 
 
 def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> dict[str, int]:
-    """Plays with a missing key, a negative duration, or a time before Spotify existed or after
+    """Plays with a missing key, a negative duration, or a time before their source existed or after
     this run's clock (plus PLAYED_AT_SLACK) go to raw.rejected_records with the reason; returns
     the count per reason (the part before the colon)."""
+    service = "Last.fm" if source in SCROBBLE_SOURCES else "Spotify"
     con.execute(
         f"""
         insert into raw.rejected_records
@@ -419,15 +429,15 @@ def _reject_bad_plays(con, source: str, run_id: str, at: datetime) -> dict[str, 
                     when track_id is null then 'missing track_id'
                     when played_at is null then 'missing played_at'
                     when ms_played is null or ms_played < 0 then 'negative or missing ms_played'
-                    when played_at < '{EARLIEST_PLAY}' then 'played_at before Spotify existed: '
+                    when played_at < earliest_allowed then 'played_at before {service} existed: '
                          || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ')
                     else 'played_at in the future: ' || strftime(played_at, '%Y-%m-%dT%H:%M:%SZ') end,
                to_json(struct_pack(listener_id, track_id, played_at, ms_played))::varchar,
                ?
-        from plays, (select ?::timestamp as latest_allowed)
+        from plays, (select ?::timestamp as earliest_allowed, ?::timestamp as latest_allowed)
         where {_BAD_PLAY}
         """,
-        [run_id, source, at, at + PLAYED_AT_SLACK])
+        [run_id, source, at, _earliest(source), at + PLAYED_AT_SLACK])
     return dict(con.execute("select split_part(reason, ':', 1), count(*) from raw.rejected_records "
                             "where ingest_run_id = ? group by 1", [run_id]).fetchall())
 

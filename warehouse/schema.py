@@ -23,7 +23,7 @@ create table if not exists raw.listeners (
 create table if not exists raw.ingest_runs (
     ingest_run_id    varchar primary key,
     listener_id      varchar not null,
-    source           varchar not null,   -- demo | spotify_api | extended_history | account_data
+    source           varchar not null,   -- demo | spotify_api | extended_history | account_data | lastfm | listenbrainz
     started_at       timestamp not null,
     finished_at      timestamp,
     outcome          varchar not null,   -- success | failed | rate_limited | auth_expired | unavailable
@@ -54,7 +54,10 @@ create table if not exists raw.plays (
     platform      varchar,               -- the kind of device only (schema.PLATFORM_KINDS)
     source        varchar not null,
     ingest_run_id varchar not null,
-    loaded_at     timestamp not null
+    loaded_at     timestamp not null,
+    -- last, as ADDED_COLUMNS adds it to older warehouses: UTC, when the play started, from sources
+    -- that time a play by its start (scrobblers), whose played_at is this plus the length they give (or 0)
+    started_at    timestamp
 );
 
 create table if not exists raw.tracks (
@@ -290,7 +293,8 @@ def platform_kind_sql(column: str) -> str:
 
 
 # columns added after a table was first released: warehouses built before get them here
-ADDED_COLUMNS = ["alter table raw.ingest_runs add column if not exists records_set_aside integer default 0",
+ADDED_COLUMNS = ["alter table raw.plays add column if not exists started_at timestamp",
+                 "alter table raw.ingest_runs add column if not exists records_set_aside integer default 0",
                  "alter table raw.ingest_runs add column if not exists plays_folded integer default 0",
                  "alter table raw.enrichment_runs add column if not exists providers json",
                  "alter table ml.model_runs add column if not exists oracle json"]

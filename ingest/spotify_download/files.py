@@ -1,5 +1,6 @@
-"""The files of a data download: which are streaming history, and each as a local file DuckDB
-can read (a zip member unpacked with limits: a hostile zip can unpack to far more than it weighs)."""
+"""The files of a download (Spotify's, or another service's export): which are listening history
+(ingest/formats.py says), and each as a local file DuckDB can read (a zip member unpacked with
+limits: a hostile zip can unpack to far more than it weighs)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
-
-
-VIDEO = re.compile(r"^(Streaming_History_Video_.*|endvideo.*)\.json$")
-
-
-# account data's podcast and audiobook files: streaming history too, set aside and counted
-ACCOUNT_NOT_MUSIC = re.compile(r"^StreamingHistory_(podcast|audiobook)_.*\.json$")
-
-
-ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
-
+from ingest.formats import HEAD_BYTES, classify, needs_head
 
 class ImportFileError(ValueError):
     """A whole file could not be read; nothing of it was loaded."""
@@ -48,7 +38,7 @@ def shown(text: str) -> str:
 @dataclass
 class DownloadFile:
     name: str      # as shown to the user: the path, or zip!member
-    kind: str      # extended | account | video | account_not_music
+    kind: str      # a key of ingest.formats.FORMATS, or video | account_not_music
     path: Path     # the file, or the zip it is in
     member: zipfile.ZipInfo | None = None
 
@@ -105,21 +95,8 @@ def _unpack(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: 
         raise ImportFileError(f"{name}: damaged zip member ({shown(str(exc))}); download the export again") from None
 
 
-def classify(name: str) -> str | None:
-    base = name.rsplit("/", 1)[-1]
-    if EXTENDED.match(base):
-        return "extended"
-    if VIDEO.match(base):
-        return "video"
-    if ACCOUNT_NOT_MUSIC.match(base):
-        return "account_not_music"
-    if ACCOUNT.match(base):
-        return "account"
-    return None
-
-
 def discover(path: Path, report) -> Iterator[DownloadFile]:
-    """Every streaming-history file under `path` (a zip, a folder, or one file), in name order.
+    """Every listening-history file under `path` (a zip, a folder, or one file), in name order.
     Files that cannot be taken are named in the import report's `failed_files` and
     `skipped_files`: a link out of the folder, a damaged zip, a file that is not history."""
     if not path.is_dir():
@@ -146,28 +123,52 @@ def _discover_file(path: Path, report) -> Iterator[DownloadFile]:
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
-                members = sorted(archive.infolist(), key=lambda i: i.filename)
+                members = [(info, _kind(info.filename, lambda: _member_head(archive, info)))
+                           for info in sorted(archive.infolist(), key=lambda i: i.filename) if not info.is_dir()]
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             report.failed_files[str(path)] = f"{path}: damaged zip ({shown(str(exc))}); download the export again"
             return
-        for info in members:
-            if info.is_dir():
-                continue
+        for info, kind in members:
             name = f"{path}!{shown(info.filename)}"
-            kind = classify(info.filename)
             if kind is None:
-                report.skipped_files[name] = "not a streaming-history file"
+                report.skipped_files[name] = "not a listening-history file"
             else:
                 yield DownloadFile(name, kind, path, info)
     elif path.suffix.lower() == ".zip" or _starts_like_a_zip(path):
         report.failed_files[str(path)] = (f"{path}: not a readable zip (cut short, perhaps by an interrupted "
                                           "download); download the export again")
     else:
-        kind = classify(path.name)
+        kind = history_kind(path)
         if kind is None:
-            report.skipped_files[str(path)] = "not a streaming-history file"
+            report.skipped_files[str(path)] = "not a listening-history file"
         else:
             yield DownloadFile(str(path), kind, path)
+
+
+def _kind(name: str, head) -> str | None:
+    """The kind of a file from its name, reading its first bytes (`head()`) only when the name
+    cannot say."""
+    base = name.rsplit("/", 1)[-1]
+    return classify(base, head() if needs_head(base) else b"")
+
+
+def history_kind(path: Path) -> str | None:
+    """The kind of a file on disk (None: not a listening-history file)."""
+    return _kind(path.name, lambda: _file_head(path))
+
+
+def _file_head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def _member_head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The first bytes of a zip member, or none if it cannot be read (encrypted, damaged)."""
+    try:
+        with archive.open(info) as member:
+            return member.read(HEAD_BYTES)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError):
+        return b""
 
 
 def _starts_like_a_zip(path: Path) -> bool:

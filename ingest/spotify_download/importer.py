@@ -58,8 +58,9 @@ class ImportReport:
                  f"account data's minutes added up, else the longest kept)",
                  f"  records rejected    {self.records_rejected}"]
         lines += [f"    {count:>8}  {reason}" for reason, count in self.rejected_by_reason.most_common()]
-        lines += [f"  set aside (podcast, audiobook, video, naming no track)  {self.set_aside}",
-                  f"  account-data tracks not matched to a known track  {self.unresolved_tracks}"]
+        lines += [f"  set aside (podcast, audiobook, video, naming no track, playing while exported)  {self.set_aside}",
+                  f"  tracks known by name only (account data, scrobbles), not matched to a known track  "
+                  f"{self.unresolved_tracks}"]
         lines += [f"  skipped {name}: {why}" for name, why in self.skipped_files.items()]
         lines += [f"  repaired {name}: {count} lone surrogate escape(s) (half an emoji) read as U+FFFD"
                   for name, count in self.repaired_files.items()]

@@ -1,13 +1,12 @@
-"""Check the records of a data download's files in DuckDB, and turn checked records into a batch.
+"""Check the records of a download's files in DuckDB, and turn checked records into a batch.
 Checked records are staged in DuckDB tables and land from there, never copied through Python.
 
-DuckDB reads each file (`read_json`, in file order) and every check runs in SQL, so a
-million records import at close to the speed of a bare `read_json`. Each check is a
+DuckDB reads each file (`read_json` or `read_csv`, in file order) and every check runs in SQL,
+so a million records import at close to the speed of a bare read. Each check is a
 (condition, reason) pair; the first that holds rejects the record. Reasons read
 "<what is wrong>: <value>" (never the whole record: that may hold an IP address); the
-part before the colon is what the import report counts.
-In conditions, a field's name is its typed value, `<field>_type` its JSON type and
-`<field>_json` its JSON text. Fields not listed here are never read, so private ones
+part before the colon is what the import report counts. The formats (ingest/formats.py, one
+module per service) list the fields they read; others are never read, so private ones
 (IP address, user agent, user name, country) cannot reach the warehouse.
 """
 
@@ -22,99 +21,10 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.formats import FORMATS, SET_ASIDE_WHOLE, source_of
+from ingest.record_checks import field_columns
 from ingest.spotify_download.files import SCRATCH_PREFIX, DownloadFile, ImportFileError, shown
 from warehouse.loaders import REJECT_SCHEMA, TRACK_SCHEMA, RawBatch
-from warehouse.schema import platform_kind_sql
-
-TRACK_URI = "^spotify:track:([0-9A-Za-z]{22})$"
-
-
-INT32_MAX = 2_147_483_647
-
-
-QUOTED = 120
-
-
-SQL_TYPES = {"string": "varchar", "boolean": "boolean", "count": "bigint"}
-
-
-JSON_TYPES = {"string": "'VARCHAR'", "boolean": "'BOOLEAN'", "count": "'UBIGINT', 'BIGINT'"}
-
-
-EXTENDED_FIELDS = {  # field -> expected JSON type
-    "ts": "string", "ms_played": "count", "spotify_track_uri": "string",
-    "master_metadata_track_name": "string", "master_metadata_album_artist_name": "string",
-    "master_metadata_album_album_name": "string", "reason_start": "string", "reason_end": "string",
-    "shuffle": "boolean", "skipped": "boolean", "platform": "string",
-    "spotify_episode_uri": "string", "episode_name": "string", "audiobook_uri": "string", "audiobook_title": "string",
-}
-
-
-ACCOUNT_FIELDS = {"endTime": "string", "artistName": "string", "trackName": "string", "msPlayed": "count"}
-
-
-def _quoted(sql: str) -> str:
-    """A value as a reason quotes it: at most QUOTED characters (a record can hold megabytes)."""
-    return f"left({sql}, {QUOTED})"
-
-
-def _type_checks(fields: dict[str, str]) -> list[tuple[str, str]]:
-    """A field of the wrong JSON type rejects the record; counts must be present and fit raw.plays."""
-    checks = []
-    for name, kind in fields.items():
-        shown = _quoted(f"coalesce({name}_json::varchar, 'missing')")
-        if kind == "count":
-            checks.append((f"{name}_type is null or {name}_type not in ({JSON_TYPES[kind]}) "
-                           f"or not coalesce({name} between 0 and {INT32_MAX}, false)",
-                           f"'{name} is not a non-negative integer: ' || {shown}"))
-        else:
-            checks.append((f"{name}_type not in ('NULL', {JSON_TYPES[kind]})",
-                           f"'{name} has type ' || lower({name}_type) || ', expected {kind}: ' || {shown}"))
-    return checks
-
-
-EXTENDED = {
-    "fields": EXTENDED_FIELDS,
-    "checks": [
-        *_type_checks(EXTENDED_FIELDS),
-        (f"spotify_track_uri is not null and not regexp_matches(spotify_track_uri, '{TRACK_URI}')",
-         "'spotify_track_uri is not a track URI: ' || " + _quoted("spotify_track_uri_json::varchar")),
-        ("spotify_track_uri is not null and ts is null", "'ts is missing'"),
-        ("spotify_track_uri is not null and try_strptime(ts, '%Y-%m-%dT%H:%M:%SZ') is null",
-         "'ts is not an ISO 8601 UTC time: ' || " + _quoted("ts_json::varchar")),
-    ],
-    # podcast episodes, audiobook chapters, and records naming nothing played (no track, episode or
-    # audiobook: real exports hold a few, with a time and a duration only): not music plays
-    "set_aside": "spotify_track_uri is null",
-    "columns": f"""regexp_extract(spotify_track_uri, '{TRACK_URI}', 1) as track_id,
-        try_strptime(ts, '%Y-%m-%dT%H:%M:%SZ') as played_at, ms_played, skipped, reason_start, reason_end,
-        shuffle, {platform_kind_sql("platform")} as platform, master_metadata_track_name as track_name,
-        master_metadata_album_album_name as album_name, master_metadata_album_artist_name as artist_name""",
-}
-
-
-# Account data has names but no track id: the id is a hash of artist and track name
-# (`name:<hash>`), resolved to a real track in dbt (int_plays__track_resolved).
-ACCOUNT = {
-    "fields": ACCOUNT_FIELDS,
-    "checks": [
-        *_type_checks(ACCOUNT_FIELDS),
-        ("coalesce(trim(artistName), '') = '' or coalesce(trim(trackName), '') = ''",
-         "'artistName or trackName is missing'"),
-        ("try_strptime(endTime, '%Y-%m-%d %H:%M') is null",
-         "'endTime is not a YYYY-MM-DD HH.MM time: ' || " + _quoted("coalesce(endTime_json::varchar, 'missing')")),
-    ],
-    "set_aside": "false",
-    "columns": """'name:' || sha256(lower(trim(artistName)) || chr(31) || lower(trim(trackName)))[1:22] as track_id,
-        try_strptime(endTime, '%Y-%m-%d %H:%M') as played_at, msPlayed as ms_played, null::boolean as skipped,
-        null::varchar as reason_start, null::varchar as reason_end, null::boolean as shuffle,
-        null::varchar as platform, trackName as track_name, null::varchar as album_name,
-        artistName as artist_name""",
-}
-
-
-FORMATS = {"extended": EXTENDED, "account": ACCOUNT}
-
 
 WHOLE_RECORDS = ("select row_number() over () - 1 as record_no, json as rec "
                  "from read_json($path, format='array', records=false, columns={'json': 'JSON'})")
@@ -123,15 +33,6 @@ WHOLE_RECORDS = ("select row_number() over () - 1 as record_no, json as rec "
 def count_records(con: duckdb.DuckDBPyConnection, path: str) -> int:
     """Records in a file that is counted but not landed (videos, podcasts); raises if unreadable."""
     return con.execute(f"select count(*) from ({WHOLE_RECORDS})", {"path": path}).fetchone()[0]
-
-
-def _field_columns(fields: dict[str, str]) -> str:
-    """Per field: its JSON type and its value as a SQL type (null if it does not cast)."""
-    columns = []
-    for name, kind in fields.items():
-        value = f"{name}_json ->> '$'" if kind == "string" else f"try_cast({name}_json::varchar as {SQL_TYPES[kind]})"
-        columns.append(f"json_type({name}_json) as {name}_type, {value} as {name}")
-    return ",\n".join(columns)
 
 
 def _objects_fast(fields: dict[str, str]) -> str:
@@ -152,21 +53,25 @@ def _objects_of_whole_records(fields: dict[str, str]) -> str:
 
 def _checked(fmt: dict, whole_records: bool) -> str:
     """The query that checks every record; parameters $path (the file) and $name (as shown).
-    Fast: fields straight from read_json. Whole records: slower, but copes with non-objects."""
-    objects = (_objects_of_whole_records if whole_records else _objects_fast)(fmt["fields"])
+    The format's own reader, else a JSON list: fast, fields straight from read_json; or whole
+    records, slower, but coping with records that are not objects."""
+    if "objects" in fmt:
+        objects = fmt["objects"]
+    else:
+        objects = (_objects_of_whole_records if whole_records else _objects_fast)(fmt["fields"])
     reason = "case " + " ".join(f"when {c} then {r}" for c, r in fmt["checks"]) + " end"
     payload = "json_object(" + ", ".join(f"'{name}', {name}_json" for name in fmt["fields"]) + ")::varchar"
     sql = f"""
         with checked as (
             select *, {reason} as reason
-            from (select *, {_field_columns(fmt['fields'])} from ({objects}))
+            from (select *, {field_columns(fmt['fields'])} from ({objects}))
         )
         select record_no, case when reason is not null then $name || ' record #' || record_no end as record_ref,
-               reason, reason is null and ({fmt['set_aside']}) as set_aside, {fmt['columns']},
+               reason, reason is null and coalesce(({fmt['set_aside']}), false) as set_aside, {fmt['columns']},
                case when reason is not null then {payload} end as payload
         from checked
         """
-    if whole_records:
+    if whole_records and "objects" not in fmt:
         sql += f"""
         union all by name
         select record_no, $name || ' record #' || record_no as record_ref,
@@ -187,6 +92,8 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str, kind: str, display_nam
     try:
         return con.execute(f"create table {table} as {_checked(fmt, False)}", params).fetchone()[0]
     except duckdb.Error:
+        if "objects" in fmt:  # the format's own reader has no slower way
+            raise
         # a record that is not an object (or a file that is not JSON) stops the fast read
         return con.execute(f"create table {table} as {_checked(fmt, True)}", params).fetchone()[0]
 
@@ -213,7 +120,8 @@ def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: s
     valid = "reason is null and not set_aside"
     plays = con.sql(
         f"""select {_literal(listener_id)} as listener_id, track_id, played_at, ms_played, skipped,
-                   reason_start, reason_end, shuffle, null::varchar as context_uri, platform, seq as record_no
+                   reason_start, reason_end, shuffle, null::varchar as context_uri, platform, started_at,
+                   seq as record_no
             from {chunk} where {valid}""")
     tracks = con.execute(
         f"""select track_id, arg_min(track_name, seq) as track_name, null::varchar as album_id,
@@ -233,8 +141,8 @@ def records_to_batch(con: duckdb.DuckDBPyConnection, source: str, listener_id: s
     return batch, reasons
 
 
-def _diagnose(name: str, path: Path, error: Exception) -> str:
-    """Why a file cannot be read as a list of records, in words that name it. Reads a few bytes
+def _diagnose(name: str, path: Path, error: Exception, kind: str) -> str:
+    """Why a file cannot be read as its kind's records, in words that name it. Reads a few bytes
     only (the file may be large), and DuckDB's own message for the rest."""
     with path.open("rb") as handle:
         head = handle.read(4096)
@@ -243,10 +151,13 @@ def _diagnose(name: str, path: Path, error: Exception) -> str:
     first = head.lstrip()[:1]
     if not first:
         return f"{name}: empty file"
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    expected = FORMATS.get(kind, {}).get("expected")
+    if expected:  # another service's file, read its own way
+        return f"{name}: not readable as {expected} ({shown(message)})"
     if first != b"[" and not head.startswith(b"\xef\xbb\xbf["):
         found = {b"{": "an object", b'"': "a string"}.get(first, "something else")
         return f"{name}: expected a JSON list of records, found {found}"
-    message = str(error).splitlines()[0] if str(error) else type(error).__name__
     if isinstance(error, UnicodeDecodeError) or "UTF-8" in message:
         return f"{name}: not UTF-8 text ({shown(message.split(': ', 1)[-1])})"
     where = message.split('",', 1)[-1].strip() if '",' in message else message
@@ -255,7 +166,7 @@ def _diagnose(name: str, path: Path, error: Exception) -> str:
 
 @dataclass
 class ParsedFile:
-    source: str                    # extended_history | account_data
+    source: str                    # raw.plays.source: extended_history | account_data | lastfm | listenbrainz
     table: str | None              # the staged, checked records (None for a file only counted)
     set_aside: int = 0             # records of a file set aside whole (videos, podcasts, audiobooks)
     records: int = 0
@@ -284,21 +195,21 @@ def parse_file(con: duckdb.DuckDBPyConnection, file: DownloadFile, path: Path, t
     except (duckdb.Error, UnicodeError, RecursionError, ValueError) as exc:
         con.execute(f"drop table if exists {table}")
         if "surrogate" not in str(exc):
-            raise ImportFileError(_diagnose(file.name, path, exc)) from None
+            raise ImportFileError(_diagnose(file.name, path, exc, file.kind)) from None
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         repaired, count = _without_lone_surrogates(path, Path(scratch) / "repaired.json")
         try:
             parsed = _parse(con, file, repaired, table)
         except (duckdb.Error, UnicodeError, RecursionError, ValueError) as exc:
             con.execute(f"drop table if exists {table}")
-            raise ImportFileError(_diagnose(file.name, repaired, exc)) from None
+            raise ImportFileError(_diagnose(file.name, repaired, exc, file.kind)) from None
     parsed.repaired = count
     return parsed
 
 
 def _parse(con: duckdb.DuckDBPyConnection, file: DownloadFile, path: Path, table: str) -> ParsedFile:
-    source = "account_data" if file.kind in ("account", "account_not_music") else "extended_history"
-    if file.kind in ("video", "account_not_music"):
+    source = source_of(file.kind)
+    if file.kind in SET_ASIDE_WHOLE:
         return ParsedFile(source, None, set_aside=count_records(con, str(path)))
     return ParsedFile(source, table, records=stage_file(con, str(path), file.kind, file.name, table))
 
