@@ -7,9 +7,14 @@
 -- a track are further apart than that: a play lasts at least a few seconds and the next one
 -- ends at least that much later. Two account-data records are never one play: they are a
 -- minute apart at least (the loader already made the records of one minute one play), and a
--- replay of a short track can end a minute after the last. Of a group, the most precise source
--- is kept (API, extended history, demo, account data), so any order or repetition of imports
--- gives the same rows.
+-- replay of a short track can end a minute after the last.
+-- A scrobble (Last.fm, ListenBrainz: timed by its start, its end only estimated) and another
+-- record are compared by their start times instead: the same play when they are at most
+-- var('scrobble_tolerance_seconds') apart and less than half the shorter play (a replay starts a
+-- whole play later; Spotify's start is its end minus the time played, so pauses move it). Two
+-- records of one scrobbler are never one play (the loader already made a repeat one).
+-- Of a group, the most precise source is kept (API, extended history, demo, account data,
+-- ListenBrainz, Last.fm), so any order or repetition of imports gives the same rows.
 --
 -- Incremental: only the tail from int_plays__rebuild_from is recomputed (see the macro
 -- in_rebuilt_tail); a tail starts a session, so no group of duplicates straddles it.
@@ -23,7 +28,9 @@ with plays as (
             when 'spotify_api' then 1
             when 'extended_history' then 2
             when 'demo' then 3
-            else 4
+            when 'account_data' then 4
+            when 'listenbrainz' then 5
+            else 6
         end as source_priority
     from {{ ref('int_plays__track_resolved') }} as resolved
     -- a play ends after it starts: the bound on the end time lets DuckDB skip raw's older row groups
@@ -34,7 +41,10 @@ ordered as (
     select
         *,
         lag(played_at) over same_track as previous_played_at,
-        lag(source) over same_track as previous_source
+        lag(started_at) over same_track as previous_started_at,
+        lag(ms_played) over same_track as previous_ms_played,
+        lag(source) over same_track as previous_source,
+        lag(is_scrobble) over same_track as previous_is_scrobble
     from plays
     window same_track as (
         partition by listener_id, track_id
@@ -48,7 +58,11 @@ grouped as (
         sum(
             case
                 when previous_played_at is null then 1
-                when source = 'account_data' and previous_source = 'account_data' then 1
+                when source = previous_source and source in ('account_data', 'lastfm', 'listenbrainz') then 1
+                when is_scrobble or previous_is_scrobble then (
+                    abs(date_diff('millisecond', previous_started_at, started_at))
+                    > least(1000 * {{ var('scrobble_tolerance_seconds') }}, least(ms_played, previous_ms_played) / 2)
+                )::integer
                 when date_diff('millisecond', previous_played_at, played_at) > 1000 * (
                     case when 'account_data' in (source, previous_source)
                          then {{ var('account_data_tolerance_seconds') }}
@@ -75,7 +89,8 @@ ranked as (
 )
 
 select
-    ranked.* exclude (source_priority, previous_played_at, previous_source, same_play_group, rank_in_group),
+    ranked.* exclude (source_priority, previous_played_at, previous_started_at, previous_ms_played, previous_source,
+                      previous_is_scrobble, same_play_group, rank_in_group),
     listeners.timezone,
     {{ to_local('ranked.started_at', 'listeners.timezone') }} as local_started_at,
     {{ to_local('ranked.played_at', 'listeners.timezone') }} as local_played_at

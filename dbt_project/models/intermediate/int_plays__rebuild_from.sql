@@ -5,7 +5,7 @@
 -- that landed later is looked at again next time: harmless), a listener's new timezone, or
 -- a new var('session_gap_minutes').
 -- A late play at time t can join or merge any session that ends within the session gap of t,
--- and dedupe with a play up to a minute away, so the build restarts at the start of the
+-- and dedupe with a play up to a minute (a scrobble: 90 s) away, so the build restarts at the start of the
 -- earliest stored session with a play ending after t - gap - 1 minute (or at t itself, if
 -- that is earlier). A track that resolves account-data plays by name restarts at the first
 -- such play (so does a link a provider found for the names); a new timezone or session gap
@@ -20,14 +20,14 @@
 -- depends_on: {{ ref('stg_spotify__listeners') }}
 {%- set previous = adapter.get_relation(database=this.database, schema=this.schema,
                                         identifier='int_plays__sessionized') %}
-{#- a view or an older table (built before its newest column, skip_reported, existed) counts as
+{#- a view or an older table (built before its newest column, minutes_basis, existed) counts as
     no previous build: every listener is rebuilt whole, new columns filled -#}
-{%- if previous is not none and (previous.type != 'table' or 'skip_reported' not in
+{%- if previous is not none and (previous.type != 'table' or 'minutes_basis' not in
         (adapter.get_columns_in_relation(previous) | map(attribute='name') | list)) %}
     {%- set previous = none %}
 {%- endif %}
-{%- set gap_and_tolerance = "to_minutes(" ~ var('session_gap_minutes') ~ ") + to_seconds("
-                            ~ var('account_data_tolerance_seconds') ~ ")" %}
+{%- set tolerance = [var('account_data_tolerance_seconds'), var('scrobble_tolerance_seconds')] | max %}
+{%- set gap_and_tolerance = "to_minutes(" ~ var('session_gap_minutes') ~ ") + to_seconds(" ~ tolerance ~ ")" %}
 
 {% if previous is none %}
 select distinct listener_id, null::timestamp as rebuild_from

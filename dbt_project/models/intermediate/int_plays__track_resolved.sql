@@ -2,6 +2,11 @@
 -- of a known track with the same name and primary artist, compared case- and space-insensitively;
 -- failing that, the Spotify id a keyless provider found from the names (stg_enrichment__track_links).
 -- Unmatched ones keep their name-based id (is_unresolved) and still count everywhere.
+--
+-- Scrobbles (Last.fm, ListenBrainz) give no play time: a scrobble's minutes are its track's
+-- length, as the scrobbler gave it, else as measured (int_tracks__durations), else
+-- var('scrobble_default_ms'); `minutes_basis` says which (played | track_length | default_length),
+-- and a scrobble timed by its start ends that long after it.
 with tracks as (
     select
         track_id,
@@ -23,11 +28,34 @@ resolution as (
     left join known using (name_key, artist_key)
     left join {{ ref('stg_enrichment__track_links') }} as links on links.name_track_id = tracks.track_id
     where tracks.track_id like 'name:%' and coalesce(known.track_id, links.track_id) is not null
+),
+
+resolved as (
+    select
+        plays.* replace (coalesce(resolution.track_id, plays.track_id) as track_id),
+        plays.track_id as landed_track_id,
+        plays.track_id like 'name:%' and resolution.track_id is null as is_unresolved
+    from {{ ref('stg_spotify__plays') }} as plays
+    left join resolution on resolution.name_track_id = plays.track_id
+),
+
+timed as (
+    select
+        resolved.*,
+        case when is_scrobble and (ms_played > 0 or durations.duration_ms is not null) then 'track_length'
+             when is_scrobble then 'default_length'
+             else 'played' end as minutes_basis,
+        case when is_scrobble then coalesce(nullif(ms_played, 0), durations.duration_ms, {{ var('scrobble_default_ms') }})
+             else ms_played end as counted_ms
+    from resolved
+    left join {{ ref('int_tracks__durations') }} as durations
+        on resolved.is_scrobble and durations.track_id = resolved.track_id
 )
 
 select
-    plays.* replace (coalesce(resolution.track_id, plays.track_id) as track_id),
-    plays.track_id as landed_track_id,
-    plays.track_id like 'name:%' and resolution.track_id is null as is_unresolved
-from {{ ref('stg_spotify__plays') }} as plays
-left join resolution on resolution.name_track_id = plays.track_id
+    timed.* exclude (counted_ms) replace (
+        counted_ms::integer as ms_played,
+        case when start_reported then started_at + to_milliseconds(counted_ms) else played_at end as played_at,
+        case when start_reported then started_at else played_at - to_milliseconds(counted_ms) end as started_at
+    )
+from timed

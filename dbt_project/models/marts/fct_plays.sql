@@ -18,6 +18,7 @@ select
     isodow(local_started_at) - 1 as local_dow,  -- 0 = Monday
     {{ part_of_day('hour(local_started_at)') }} as part_of_day,
     ms_played,
+    minutes_basis,
     is_skipped,
     skip_reported,
     reason_end,
