@@ -64,7 +64,19 @@ def _coverage(con, listener_id: str, providers: dict) -> dict:
                 "listening_time_share": rounded(row.get(f"time_with_{what}_share"))}
 
     return {"plays": row.get("plays", 0), "audio_features": share("features"), "genres": share("genres"),
-            "track_id": share("track_id"), "album_art": share("art"), "providers": providers}
+            "track_id": share("track_id"), "album_art": share("art"), "listening_time": _listening_time(row),
+            "providers": providers}
+
+
+def _listening_time(row: dict) -> dict:
+    """How the listening minutes were counted: measured by Spotify, or a scrobble's track length
+    (Last.fm gives no play time), or the stated default for a track of unknown length."""
+    def minutes(column: str) -> float:
+        return round((row.get(column) or 0) / 60000, 1)
+
+    return {"minutes": minutes("ms_played"), "measured_minutes": minutes("ms_played_measured"),
+            "track_length_minutes": minutes("ms_track_length"), "default_length_minutes": minutes("ms_default_length"),
+            "default_length_ms": row.get("scrobble_default_ms")}
 
 
 def _providers(con, tz: ZoneInfo) -> dict:

@@ -237,6 +237,12 @@ def _coverage_line(data: dict) -> str:
     if ids and art:
         line += (f' {_share(ids["plays_share"])} of plays have a Spotify track id, {_share(art["plays_share"])} '
                  f'album art.')
+    time = coverage.get("listening_time") or {}
+    if time.get("track_length_minutes") or time.get("default_length_minutes"):
+        default = (time.get("default_length_ms") or 0) / 60000
+        line += (f' Of {time["minutes"]:,.0f} minutes, {time["track_length_minutes"]:,.0f} are scrobbles counted at '
+                 f'their track\'s length and {time["default_length_minutes"]:,.0f} scrobbles of tracks of unknown '
+                 f'length counted at {default:g} minutes each (a scrobble gives no play time).')
     down = [f"{escape(name)} ({escape(p['stopped'] or 'no answer')})"
             for name, p in (coverage.get("providers") or {}).items() if not p["reachable"]]
     if down:
