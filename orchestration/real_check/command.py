@@ -15,7 +15,9 @@ MINUTES_TOLERANCE = 0.05  # minutes per year: rounding of the two sums
 
 
 def add_arguments(command) -> None:
-    command.add_argument("folder", help="a folder of Spotify data downloads (privacy exports), one per listener: zips, folders or JSON files")
+    command.add_argument("folder", help="a folder of data downloads, one per listener: zips, folders, JSON, JSON-lines "
+                                        "or CSV files (Spotify's privacy export; Last.fm's and ListenBrainz's exports, "
+                                        "alone or in a folder beside it)")
     command.add_argument("--timezone", default="UTC", help="the timezone every listener is imported with")
     command.add_argument("--audio-features-file", help="a CSV or Parquet of audio features (track_id and the "
                                                        "feature columns); without it, no moods")
@@ -40,9 +42,9 @@ class Outcome:
 
 
 def entries(folder: Path, only: list[str] | None = None) -> list[Path]:
-    """The data downloads in `folder`: every zip, folder and JSON file, in name order."""
+    """The data downloads in `folder`: every zip, folder, JSON, JSON-lines and CSV file, in name order."""
     found = sorted(p for p in folder.iterdir() if not p.name.startswith(".")
-                   and (p.is_dir() or p.suffix.lower() in (".zip", ".json")))
+                   and (p.is_dir() or p.suffix.lower() in (".zip", ".json", ".jsonl", ".csv")))
     return [p for p in found if not only or p.name in only]
 
 
@@ -98,7 +100,8 @@ def accounting_problems(con, listener: str, counted: DownloadCount, report: dict
     columns = ("records_read", "plays_inserted", "plays_duplicate", "plays_folded", "records_rejected",
                "records_set_aside")
     totals = con.execute(f"select {', '.join(f'coalesce(sum({c}), 0)' for c in columns)} from raw.ingest_runs "
-                         "where listener_id = ? and source in ('extended_history', 'account_data')",
+                         "where listener_id = ? and source in ('extended_history', 'account_data', 'lastfm', "
+                         "'listenbrainz')",
                          [listener]).fetchone()
     report |= dict(zip(columns, totals))
     report["stored_plays"] = con.execute("select count(*) from raw.plays where listener_id = ?", [listener]).fetchone()[0]
@@ -228,7 +231,7 @@ def table(outcomes: list[Outcome]) -> str:
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for o in outcomes:
         c = o.counted
-        kind = "+".join(k for k in ("extended", "account") if c.kinds.get(k))
+        kind = "+".join(k for k in ("extended", "account", "lastfm", "listenbrainz") if c.kinds.get(k))
         seconds = [o.commands.get(k, {}).get("s", "-") for k in ("import", "refresh", "full_retrain")]
         peak = max((v.get("peak_mb", 0) for v in o.commands.values()), default="-")
         lines.append(f"| {o.label} | {c.records:,} | {kind} | {c.first_year}–{c.last_year} | " + " | ".join(map(str, seconds))

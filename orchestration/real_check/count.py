@@ -1,5 +1,6 @@
-"""What a Spotify data download holds, counted in plain Python straight from its files, apart from the
-importer and dbt: the figures `spotify-brain check-real` holds the warehouse to.
+"""What a data download (Spotify's, and Last.fm's or ListenBrainz's beside it) holds, counted in
+plain Python straight from its files, apart from the importer and dbt: the figures
+`spotify-brain check-real` holds the warehouse to.
 
 The rules are the ones the README states, written again here on purpose (a second, simple
 reading of the same files): music plays are extended-history records with a track URI and
@@ -8,12 +9,15 @@ of one track with the same end time are one play (extended history: the longest;
 whose end time is cut to the minute: the minutes of its different records added up); then plays
 of one track ending within 5 s of each other (60 s between account data and another source; two
 account-data minutes are two plays) are one, the extended history's kept. Years are local years of when a play started.
+Scrobbles (scrobbles.py) count their track's length, and one starting within 90 s (and half a play)
+of another source's play of the track is that play.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import statistics
 import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -21,11 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from orchestration.real_check.scrobbles import read_scrobbles, with_scrobbles
+
 MUSIC_EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
 MUSIC_ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
 NOT_MUSIC = re.compile(r"^(Streaming_History_Video_.*|endvideo.*|StreamingHistory_(podcast|audiobook)_.*)\.json$")
 TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
 EARLIEST = datetime(2006, 1, 1)
+EARLIEST_SCROBBLE = datetime(2002, 1, 1)
 TOLERANCE_S = 5
 ACCOUNT_TOLERANCE_S = 60
 
@@ -37,6 +44,11 @@ class Play:
     ms: int
     artist: str
     account: bool
+    source: str = "spotify"
+
+    @property
+    def started(self) -> datetime:
+        return self.ended - timedelta(milliseconds=self.ms)
 
 
 @dataclass
@@ -51,15 +63,20 @@ class DownloadCount:
     last_year: str | None = None
 
 
+SUFFIXES = (".json", ".csv", ".jsonl")
+
+
 def _members(path: Path):
-    """(name, bytes) of every JSON file of an export: a zip, a folder or one file."""
+    """(name, bytes) of every JSON, CSV or JSON-lines file of an export: a zip, a folder (zips in it
+    too) or one file."""
     if path.is_dir():
-        for file in sorted(p for p in path.rglob("*.json") if p.is_file()):
-            yield file.name, file.read_bytes()
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            if file.suffix.lower() == ".zip" or file.name.lower().endswith(SUFFIXES):
+                yield from _members(file)
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             for info in sorted(archive.infolist(), key=lambda i: i.filename):
-                if info.filename.endswith(".json"):
+                if info.filename.lower().endswith(SUFFIXES):
                     yield info.filename.rsplit("/", 1)[-1], archive.read(info)
     else:
         yield path.name, path.read_bytes()
@@ -77,12 +94,22 @@ def _norm(text: str | None) -> str:
 
 
 def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
-    count, seen, extended, account = DownloadCount(), set(), [], []
+    count, seen, extended, account, scrobbled = DownloadCount(), set(), [], [], []
     contents_seen = set()
     for name, data in _members(path):
         kind = ("extended" if MUSIC_EXTENDED.match(name) else "account" if MUSIC_ACCOUNT.match(name)
                 else "other" if NOT_MUSIC.match(name) else None)
-        if kind is None or data in contents_seen:  # the importer skips a file it already read
+        if data in contents_seen:  # the importer skips a file it already read
+            continue
+        if kind is None:
+            found = read_scrobbles(name, data)
+            if found is not None:
+                contents_seen.add(data)
+                source, records, listens = found
+                count.files += 1
+                count.records += records
+                count.kinds[source] += records
+                scrobbled += listens
             continue
         contents_seen.add(data)
         try:
@@ -108,20 +135,21 @@ def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
                 ms = record.get("ms_played")
                 if found and ended and isinstance(ms, int) and ms >= 0:
                     extended.append((found.group(1), ended, ms, record.get("master_metadata_album_artist_name"),
-                                     record.get("master_metadata_track_name")))
+                                     record.get("master_metadata_track_name"), record.get("reason_end") == "trackdone"))
             else:
                 ended = _ts(record.get("endTime"), "%Y-%m-%d %H:%M")
                 ms, artist, track = record.get("msPlayed"), record.get("artistName"), record.get("trackName")
                 if ended and isinstance(ms, int) and ms >= 0 and _norm(artist) and _norm(track):
                     account.append((artist, track, ended, ms))
-    count.music_records = len(extended) + len(account)
-    return count, _fold(extended, account)
+    count.music_records = len(extended) + len(account) + len(scrobbled)
+    return count, _fold(extended, account, scrobbled)
 
 
-def _fold(extended: list, account: list) -> list[Play]:
-    """One play per track and end time, names resolved to known tracks, then near plays folded."""
+def _fold(extended: list, account: list, scrobbled: list) -> list[Play]:
+    """One play per track and end time, names resolved to known tracks, then near plays folded;
+    then the scrobbles, those of a play already counted left out."""
     longest: dict = {}
-    for track, ended, ms, artist, name in extended:
+    for track, ended, ms, artist, name, _ in extended:
         key = (track, ended)
         if key not in longest or ms > longest[key][0]:
             longest[key] = (ms, artist, name)
@@ -135,7 +163,7 @@ def _fold(extended: list, account: list) -> list[Play]:
     plays = [Play(track, ended, ms, _norm(artist), False) for (track, ended), (ms, artist, _) in longest.items()]
     plays += [Play(by_name.get((name, artist), f"name:{artist}\x1f{name}"), ended, ms, artist, True)
               for (artist, name, ended), ms in summed.items()]
-    return _near_folded(plays)
+    return with_scrobbles(_near_folded(plays), scrobbled, by_name, extended_finished(extended))
 
 
 def _near_folded(plays: list[Play]) -> list[Play]:
@@ -156,6 +184,15 @@ def _near_folded(plays: list[Play]) -> list[Play]:
     return kept
 
 
+def extended_finished(extended: list) -> dict[str, float]:
+    """Each track's median time played over its extended-history plays that ran to the end."""
+    lengths = defaultdict(list)
+    for track, _, ms, _, _, done in extended:
+        if done and ms > 0:
+            lengths[track].append(ms)
+    return {track: statistics.median(ms) for track, ms in lengths.items()}
+
+
 def count_download(path: Path, timezone: str, now: datetime | None = None) -> DownloadCount:
     """Minutes and the top five artists of each local year (of a play's start), from the files."""
     count, plays = read_plays(path)
@@ -165,9 +202,9 @@ def count_download(path: Path, timezone: str, now: datetime | None = None) -> Do
     artist_ms: dict[str, Counter] = defaultdict(Counter)
     artist_plays: dict[str, Counter] = defaultdict(Counter)
     for play in plays:
-        if not EARLIEST <= play.ended <= latest:
+        if not (EARLIEST_SCROBBLE if play.source != "spotify" else EARLIEST) <= play.ended <= latest:
             continue
-        started = (play.ended - timedelta(milliseconds=play.ms)).replace(tzinfo=UTC).astimezone(zone)
+        started = play.started.replace(tzinfo=UTC).astimezone(zone)
         year = str(started.year)
         minutes[year] += play.ms / 60000
         artist_ms[year][play.artist] += play.ms
