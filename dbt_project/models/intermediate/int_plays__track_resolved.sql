@@ -30,6 +30,14 @@ resolution as (
     where tracks.track_id like 'name:%' and coalesce(known.track_id, links.track_id) is not null
 ),
 
+-- one id per song: the smallest known id among the tracks of its name and primary artist (the
+-- album and the single of a song are two Spotify tracks, and a name-only play may resolve to either)
+songs as (
+    select tracks.track_id, coalesce(known.track_id, tracks.track_id) as song_id
+    from tracks
+    left join known using (name_key, artist_key)
+),
+
 resolved as (
     select
         plays.* replace (coalesce(resolution.track_id, plays.track_id) as track_id),
@@ -57,5 +65,7 @@ select
         counted_ms::integer as ms_played,
         case when start_reported then started_at + to_milliseconds(counted_ms) else played_at end as played_at,
         case when start_reported then started_at else played_at - to_milliseconds(counted_ms) end as started_at
-    )
+    ),
+    coalesce(songs.song_id, timed.track_id) as song_id
 from timed
+left join songs on songs.track_id = timed.track_id
