@@ -213,11 +213,12 @@ def parser() -> argparse.ArgumentParser:
     enricher.add_argument("--retry", choices=RETRY_PROVIDERS,
                           help="ask again about what this provider (or all) did not know")
     commands.add_parser("auth", help="authorise with Spotify once and print the refresh token")
-    importer = commands.add_parser("import", help="import Spotify's data download, the privacy export "
-                                                  "(zip, folder or files)",
+    importer = commands.add_parser("import", help="import a listening history: Spotify's data download (the "
+                                                  "privacy export), a Last.fm or a ListenBrainz export",
                                    formatter_class=formatter)
-    importer.add_argument("path", help="the my_spotify_data.zip Spotify sent, its unpacked folder, or single "
-                                       "Streaming_History_*.json / StreamingHistory*.json files")
+    importer.add_argument("path", help="the my_spotify_data.zip Spotify sent, its unpacked folder, single "
+                                       "Streaming_History_*.json / StreamingHistory*.json files, a Last.fm export "
+                                       "(CSV or JSON) or ListenBrainz's export zip; a folder may hold several")
     importer.add_argument("--listener", help="whose history it is (default: SPOTIFY_BRAIN_LISTENER_ID)")
     importer.add_argument("--display-name", help="a new listener's name, as the dashboard shows it")
     importer.add_argument("--timezone", help="a new listener's IANA timezone, e.g. Europe/Berlin (required for a "

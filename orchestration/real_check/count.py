@@ -146,24 +146,27 @@ def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
 
 
 def _fold(extended: list, account: list, scrobbled: list) -> list[Play]:
-    """One play per track and end time, names resolved to known tracks, then near plays folded;
-    then the scrobbles, those of a play already counted left out."""
+    """One play per track and end time, names resolved to known tracks, then near plays of a song
+    folded; then the scrobbles, those of a play already counted left out."""
     longest: dict = {}
     for track, ended, ms, artist, name, _ in extended:
         key = (track, ended)
         if key not in longest or ms > longest[key][0]:
             longest[key] = (ms, artist, name)
+    names: dict = {}  # a track's names are its first record's (as raw.tracks keeps them)
+    for track, _, _, artist, name, _ in extended:
+        names.setdefault(track, (_norm(name), _norm(artist)))
     by_name: dict = {}  # a name-only track is the known track of that name and artist (the smallest id)
-    for (track, _), (_, artist, name) in longest.items():
-        key = (_norm(name), _norm(artist))
+    for track, key in names.items():
         by_name[key] = min(by_name.get(key, track), track)
+    song = {track: by_name[key] for track, key in names.items()}  # plays are compared per song
     summed: dict = defaultdict(int)
     for artist, name, ended, ms in account:
         summed[(_norm(artist), _norm(name), ended)] += ms
-    plays = [Play(track, ended, ms, _norm(artist), False) for (track, ended), (ms, artist, _) in longest.items()]
+    plays = [Play(song[track], ended, ms, _norm(artist), False) for (track, ended), (ms, artist, _) in longest.items()]
     plays += [Play(by_name.get((name, artist), f"name:{artist}\x1f{name}"), ended, ms, artist, True)
               for (artist, name, ended), ms in summed.items()]
-    return with_scrobbles(_near_folded(plays), scrobbled, by_name, extended_finished(extended))
+    return with_scrobbles(_near_folded(plays), scrobbled, by_name, song, extended_finished(extended))
 
 
 def _near_folded(plays: list[Play]) -> list[Play]:

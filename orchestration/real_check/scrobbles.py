@@ -112,8 +112,10 @@ def _as_listen(entry: tuple) -> tuple:
     return entry
 
 
-def with_scrobbles(plays: list, scrobbled: list, by_name: dict, finished: dict[str, float]) -> list:
-    """`plays` (Spotify's, already one per play) and the scrobbles that are not one of them."""
+def with_scrobbles(plays: list, scrobbled: list, by_name: dict, song: dict[str, str],
+                   finished: dict[str, float]) -> list:
+    """`plays` (Spotify's, one per play, `track` their song) and the scrobbles that are not one of them.
+    `by_name`: (name, artist) -> the track they resolve to; `song`: a track's song."""
     from orchestration.real_check.count import Play
 
     seen, new = set(), []
@@ -127,7 +129,8 @@ def with_scrobbles(plays: list, scrobbled: list, by_name: dict, finished: dict[s
         if key in seen:  # the loader's key: a repeat is one record
             continue
         seen.add(key)
-        new.append(Play(track_id, start + timedelta(milliseconds=ms), ms, _norm(artist), False, source))
+        new.append(Play(song.get(track_id, track_id), start + timedelta(milliseconds=ms), ms, _norm(artist), False,
+                        source))
     kept = list(plays)
     by_track: dict = {}
     for play in kept:
