@@ -19,7 +19,10 @@ a readable file are rejected one by one, naming file and record. Readable files 
 together, a batch (one transaction) per CHUNK_RECORDS records, so a crash mid-import
 leaves whole batches behind and the next import adds the rest.
 
-`files.py` finds the files (zips unpacked with limits), `records.py` checks their records in
-DuckDB, `importer.py` lands them.
+`formats.py` says which files are Spotify's and how their records are checked; `files.py` finds
+the files (zips unpacked with limits), `records.py` checks their records in DuckDB,
+`importer.py` lands them. The last three serve every export the import takes: Last.fm's and
+ListenBrainz's formats live in their own rooms (`ingest/lastfm_export/`,
+`ingest/listenbrainz_export/`) and land through the same importer, listed in `ingest/formats.py`.
 IP addresses, user agents, user names and countries are never read, so never stored.
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ingest.formats import HEAD_BYTES, classify, needs_head
 
+
 class ImportFileError(ValueError):
     """A whole file could not be read; nothing of it was loaded."""
 
