@@ -37,7 +37,10 @@ class DbtStepError(RuntimeError):
 
 def dbt_vars(settings: Settings) -> str:
     """The vars every invocation passes (parse included: other vars would void partial parsing)."""
-    return json.dumps({"session_gap_minutes": settings.session_gap_minutes}, sort_keys=True)
+    return json.dumps({"session_gap_minutes": settings.session_gap_minutes,
+                       "stats_exclude_artists": [name.lower() for name in settings.stats_exclude_artists],
+                       "stats_exclude_tracks": [name.lower() for name in settings.stats_exclude_tracks],
+                       "stats_min_play_ms": settings.stats_min_play_seconds * 1000}, sort_keys=True)
 
 
 def dbt_environment(settings: Settings) -> None:

@@ -101,3 +101,18 @@ def test_household_listeners_name_what_is_missing(env, monkeypatch):
     monkeypatch.setenv("SPOTIFY_BRAIN_API_TIMEOUT", "-1")
     with pytest.raises(SettingsError, match="SPOTIFY_BRAIN_API_TIMEOUT"):
         load_settings()
+
+
+def test_statistics_exclusions_reach_dbt_lower_cased_and_a_blank_entry_is_refused(env, monkeypatch):
+    import json
+
+    from orchestration.dbt_runner import dbt_vars
+
+    monkeypatch.setenv("SPOTIFY_BRAIN_STATS_EXCLUDE_ARTISTS", '["White Noise Baby Sleep", "Tyler, The Creator"]')
+    monkeypatch.setenv("SPOTIFY_BRAIN_STATS_MIN_PLAY_SECONDS", "30")
+    passed = json.loads(dbt_vars(load_settings()))
+    assert passed["stats_exclude_artists"] == ["white noise baby sleep", "tyler, the creator"]
+    assert (passed["stats_exclude_tracks"], passed["stats_min_play_ms"]) == ([], 30_000)
+    monkeypatch.setenv("SPOTIFY_BRAIN_STATS_EXCLUDE_TRACKS", '["  "]')
+    with pytest.raises(SettingsError, match="SPOTIFY_BRAIN_STATS_EXCLUDE_TRACKS"):
+        load_settings()

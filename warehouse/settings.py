@@ -147,10 +147,24 @@ class Settings(BaseSettings):
         "steady", validation_alias=_env("SPOTIFY_BRAIN_DEMO_PROFILE"))
 
     session_gap_minutes: int = Field(30, ge=1, validation_alias=_env("SPOTIFY_BRAIN_SESSION_GAP_MINUTES"))
+    # what the listening statistics leave out (white noise, sleep sounds, a child's songs): JSON
+    # lists of artist names or Spotify artist ids, and of track names or Spotify track ids (names
+    # compared case-insensitively), and plays shorter than this; applied in dbt, the raw plays stay
+    stats_exclude_artists: list[str] = Field([], validation_alias=_env("SPOTIFY_BRAIN_STATS_EXCLUDE_ARTISTS"))
+    stats_exclude_tracks: list[str] = Field([], validation_alias=_env("SPOTIFY_BRAIN_STATS_EXCLUDE_TRACKS"))
+    stats_min_play_seconds: int = Field(0, ge=0, le=3600, validation_alias=_env("SPOTIFY_BRAIN_STATS_MIN_PLAY_SECONDS"))
     mood_k: int | None = Field(None, ge=2, le=12, validation_alias=_env("SPOTIFY_BRAIN_MOOD_K"))
     duckdb_memory_limit: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
                                      validation_alias=_env("SPOTIFY_BRAIN_DUCKDB_MEMORY_LIMIT"))
     writer_lock_timeout_s: float = Field(600.0, gt=0, validation_alias=_env("SPOTIFY_BRAIN_WRITER_LOCK_TIMEOUT"))
+
+    @field_validator("stats_exclude_artists", "stats_exclude_tracks")
+    @classmethod
+    def _plain_names(cls, value: list[str]) -> list[str]:
+        names = [name.strip() for name in value]
+        if any(not name or len(name) > 500 for name in names):
+            raise ValueError("each entry must be a name or an id of 1-500 characters")
+        return names
 
     @field_validator("timezone")
     @classmethod
