@@ -3,7 +3,7 @@
 -- an average 14 days before (the listener's usual); and `forgotten`, the 10 tracks most played
 -- before the last six months (at least var('forgotten_min_plays') times) and not since.
 with plays as (
-    select * from {{ ref('int_plays__described') }}
+    select * from {{ ref('int_plays__counted') }}
 ),
 
 bounds as (

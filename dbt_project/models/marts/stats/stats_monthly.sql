@@ -4,7 +4,7 @@
 -- all the time, log2(n) when n artists had equal time). A month whose plays all lasted 0 ms
 -- (real exports hold whole months of them) has no shares: those figures are null.
 with plays as (
-    select *, strftime(local_date, '%Y-%m') as month from {{ ref('int_plays__described') }}
+    select *, strftime(local_date, '%Y-%m') as month from {{ ref('int_plays__counted') }}
 ),
 
 first_heard as (

@@ -4,7 +4,7 @@
 -- (the privacy export's extended history does; the API and the account data do not), and say
 -- what share of the period's plays that is.
 with plays as (
-    select * from {{ ref('int_plays__described') }}
+    select * from {{ ref('int_plays__counted') }}
 ),
 
 periods as (
@@ -68,6 +68,19 @@ longest_session as (
                                order by sessions.duration_minutes desc, sessions.local_started_at) = 1
 ),
 
+-- the longest run of consecutive listening days inside the period (gaps and islands)
+period_streaks as (
+    select listener_id, period_kind, period, days as longest_streak_days, start_date as longest_streak_start
+    from (
+        select listener_id, period_kind, period, min(local_date) as start_date, count(*) as days
+        from (select *, local_date - cast(row_number() over (partition by listener_id, period_kind, period
+                                                             order by local_date) as integer) as island
+              from (select distinct listener_id, period_kind, period, local_date from period_plays))
+        group by listener_id, period_kind, period, island
+    )
+    qualify row_number() over (partition by listener_id, period_kind, period order by days desc, start_date) = 1
+),
+
 new_artists as (
     select period_plays.listener_id, period_kind, period,
            count(distinct period_plays.artist_key) filter (where first_heard.first_date >= period_start)
@@ -87,9 +100,12 @@ select
     longest_session.longest_session_started_at,
     new_artists.new_artists,
     new_artists.new_artist_share,
+    period_streaks.longest_streak_days,
+    period_streaks.longest_streak_start,
     plays_with_skip_info / plays as skip_info_share,
     skipped_plays / nullif(plays_with_skip_info, 0) as skip_rate
 from totals
 left join busiest_day using (listener_id, period_kind, period)
 left join longest_session using (listener_id, period_kind, period)
 left join new_artists using (listener_id, period_kind, period)
+left join period_streaks using (listener_id, period_kind, period)

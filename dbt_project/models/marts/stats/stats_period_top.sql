@@ -1,16 +1,22 @@
 -- Top 10 tracks, artists, albums and genres of each period (stats_period_summary's periods) by
--- listening time; ties go to more plays, then the name. A play's time is split evenly over its
--- artist's genres; plays without a genre are left out of the genre list.
+-- listening time, and its discoveries (artists first heard in the period); ties go to more
+-- plays, then the name. A play's time is split evenly over its artist's genres; plays without
+-- a genre are left out of the genre list.
 with plays as (
-    select * from {{ ref('int_plays__described') }}
+    select * from {{ ref('int_plays__counted') }}
 ),
 
 periods as (
     {{ listening_periods('plays') }}
 ),
 
+-- the day each artist was first heard, over the whole history
+first_heard as (
+    select listener_id, artist_key, min(local_date) as first_date from plays group by all
+),
+
 period_plays as (
-    select periods.period_kind, periods.period, plays.*
+    select periods.period_kind, periods.period, periods.period_start, plays.*
     from periods
     inner join plays
         on plays.listener_id = periods.listener_id
@@ -33,6 +39,12 @@ items as (
     union all
     select listener_id, period_kind, period, 'genre', genre, genre, null, sum(ms_played / n_genres), count(*)
     from (select *, unnest(genres) as genre, len(genres) as n_genres from period_plays where len(genres) > 0)
+    group by all
+    union all
+    select listener_id, period_kind, period, 'discovery', artist_key, any_value(artist_name), any_value(artist_name),
+           sum(ms_played), count(*)
+    from period_plays inner join first_heard using (listener_id, artist_key)
+    where first_heard.first_date >= period_plays.period_start
     group by all
 )
 

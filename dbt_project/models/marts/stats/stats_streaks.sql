@@ -2,7 +2,7 @@
 -- of consecutive listening days ending that day (current) and the longest ever, and the
 -- longest run of consecutive plays by one artist. Ties go to the earliest.
 with plays as (
-    select * from {{ ref('int_plays__described') }}
+    select * from {{ ref('int_plays__counted') }}
 ),
 
 days as (
