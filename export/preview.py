@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from export import svg
+from export.review import share as _share, year_in_review
 from export.write import write_atomically
 
 STYLE = """
@@ -172,58 +173,6 @@ def _recommendations(data: dict) -> str:
             f'{items(lists["rediscover"], "no track of yours in this mood yet")}</div></div>')
 
 
-def _share(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.0%}"
-
-
-def _top_list(items: list[dict], count: int = 5) -> str:
-    rows = "".join(f"<li>{escape(i['name'] or '?')}"
-                   + (f" <small>{escape(i['artist'])}</small>" if i.get("artist") else "")
-                   + f" <small>{i['minutes'] / 60:.1f} h</small></li>" for i in items[:count])
-    return f"<ol>{rows}</ol>" if rows else "<p>none</p>"
-
-
-def _track_list(tracks: list[dict], details: list[str]) -> str:
-    rows = "".join(f"<li>{escape(t['track_name'] or '?')} <small>{escape(t['artist_name'] or '')} · "
-                   f"{escape(detail)}</small></li>" for t, detail in zip(tracks[:5], details))
-    return f"<ol>{rows}</ol>" if rows else "<p>none</p>"
-
-
-def _year_in_review(data: dict) -> str:
-    """The statistics a person opens first: the last 12 months in numbers and top lists."""
-    stats, period = data.get("listening_stats"), _review_period(data)
-    if not stats or not period:
-        return ('<section id="year-in-review"><h2>Your year in review</h2><p>Statistics appear after the '
-                'first daily run (spotify-brain run).</p></section>')
-    streaks, skips, top = stats.get("streaks") or {}, period["skips"], period.get("top", {})
-    skip_line = ("no play of the period says whether it was skipped" if skips["rate"] is None else
-                 f"{skips['rate']:.0%} of plays skipped (counted over the {_share(skips['share_of_plays_with_skip_info'])}"
-                 " of plays whose source reports skips)")
-    figures = [(f"{(period['minutes'] or 0) / 60:,.0f} h", "listened"), (f"{period['plays']:,}", "plays"),
-               (f"{period['distinct_tracks']:,}", "tracks"), (f"{period['distinct_artists']:,}", "artists"),
-               (f"{period['new_artists'] or 0:,}", "artists discovered"),
-               (f"{streaks.get('longest_days') or 0}", "days: longest streak")]
-    tiles = "".join(f'<div class="tile"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
-                    for value, label in figures)
-    busiest, longest = period["busiest_day"], period["longest_session"]
-    run = streaks.get("artist_run") or {}
-    on_repeat = _track_list(stats["on_repeat"], [f"{t['plays_last_14_days']} plays" for t in stats["on_repeat"]])
-    forgotten = _track_list(stats["forgotten_favourites"],
-                            [f"last played {t['last_played']}" for t in stats["forgotten_favourites"]])
-    return (
-        f'<section id="year-in-review"><h2>Your year in review: {escape(period["start"] or "")} to '
-        f'{escape(period["end"] or "")}</h2><div class="tiles">{tiles}</div>'
-        f'<p class="meta">Busiest day {escape(busiest["date"] or "?")} ({(busiest["minutes"] or 0) / 60:.1f} h) · '
-        f'longest session {(longest["minutes"] or 0):.0f} min · current streak {streaks.get("current_days") or 0} days'
-        f' · {run.get("plays") or 0} plays of {escape(run.get("artist") or "?")} in a row · {escape(skip_line)}</p>'
-        f'<div class="tops"><div><h3>Top artists</h3>{_top_list(top.get("artists", []))}</div>'
-        f'<div><h3>Top tracks</h3>{_top_list(top.get("tracks", []))}</div>'
-        f'<div><h3>Top albums</h3>{_top_list(top.get("albums", []))}</div>'
-        f'<div><h3>Top genres</h3>{_top_list(top.get("genres", []))}</div></div>'
-        f'<div class="tops"><div><h3>On repeat (last 14 days)</h3>{on_repeat}</div>'
-        f'<div><h3>Forgotten favourites</h3>{forgotten}</div></div></section>')
-
-
 def _coverage_line(data: dict) -> str:
     """What the mood and genre figures describe, said next to them."""
     coverage = data.get("coverage")
@@ -290,7 +239,7 @@ def render_html(data: dict, page: Path | None = None, household: list[tuple[str,
         f"next mood: {next_mood} · likeliest session starts: {top} · "
         f"drift: {'detected' if data['drift']['drift_detected'] else 'none'}</p>"
         f"{_coverage_line(data)}"
-        f"{_year_in_review(data)}"
+        f"{year_in_review(data)}"
         f"<main>{figures}<figure id=\"reliability\"><figcaption>reliability: the served predictors' holdout "
         f"probabilities against what happened, per decile</figcaption>{_reliability(data['metrics']['latest'])}"
         f"</figure><figure id=\"recently-played\"><figcaption>recently played</figcaption>"

@@ -9,6 +9,8 @@ Listener `t` (UTC, so local time is UTC), minutes in brackets, sessions split by
     2025-01-04 Sat 21:00 B1 (6)                                                     session of 6 min
 
 Listener `u`: A1 five times on 2024-03-01, then B1 once on 2025-01-04.
+
+Release years (MusicBrainz, as the keyless enrichment lands them): A1 and A2 1975, B1 1962; C1 none.
 """
 
 from datetime import datetime, timedelta
@@ -17,7 +19,7 @@ import duckdb
 import pytest
 
 from helpers import dbt
-from warehouse.loaders import RawBatch, load_batch
+from warehouse.loaders import RawBatch, land_lookups, load_batch
 from warehouse.schema import ensure_schema
 
 A1, A2, B1, C1 = ("A" * 21 + "1", "A" * 21 + "2", "B" * 21 + "1", "C" * 21 + "1")
@@ -44,6 +46,7 @@ EXTENDED = [_play("t", A1, "2024-12-30 10:00", 4), _play("t", A2, "2024-12-30 10
             _play("t", A1, "2025-01-01 09:04", 4), _play("t", A2, "2025-01-01 09:08", 4),
             _play("t", B1, "2025-01-04 21:00", 6)]
 ACCOUNT_DATA = [_play("t", C1, "2025-01-02 21:00", 10, skipped=None)]
+RELEASES = {A1: 1975, A2: 1975, B1: 1962}
 OLD_FAVOURITE = [_play("u", A1, f"2024-03-01 1{n}:00", 5) for n in range(5)] + [_play("u", B1, "2025-01-04 08:00", 3)]
 
 
@@ -56,6 +59,8 @@ def stats(tmp_path_factory, dbt_manifest):
     load_batch(con, RawBatch(source="extended_history", listener_id="t", plays=EXTENDED + OLD_FAVOURITE,
                              tracks=TRACKS, artists=ARTISTS, listeners=listeners))
     load_batch(con, RawBatch(source="account_data", listener_id="t", plays=ACCOUNT_DATA))
+    land_lookups(con, "listenbrainz", [A1, A2, B1], {A1, A2, B1}, recordings=[
+        {"track_id": track, "recording_mbid": f"mbid-{track}", "release_year": year} for track, year in RELEASES.items()])
     con.close()
     result = dbt(warehouse, "build")
     assert result.returncode == 0, result.stdout[-4000:]
@@ -167,3 +172,96 @@ def test_the_preview_shows_a_year_in_review(stats):
     artists = review[review.index("Top artists"):review.index("Top tracks")]
     assert artists.index("Alpha") < artists.index("Beta") < artists.index("Gamma")  # 20, 12 and 10 minutes
     assert "14% of plays skipped (counted over the 88% of plays whose source reports skips)" in review
+
+
+def test_eras_of_a_year(stats):
+    """2025 of t: 12 minutes of 1975 tracks, 6 of a 1962 one, 10 of an undated one."""
+    rows = _rows(stats, "select * from marts.stats_eras where listener_id = 't' and period = '2025' "
+                 "order by release_decade")
+    assert [(r["release_decade"], r["minutes_listened"], round(r["share"], 4)) for r in rows] == [
+        (1960, 6, round(6 / 18, 4)), (1970, 12, round(12 / 18, 4))]
+    assert {(round(r["dated_share"], 4), round(r["average_release_year"], 3), r["top_release_year"]) for r in rows} == {
+        (round(18 / 28, 4), round((12 * 1975 + 6 * 1962) / 18, 3), 1975)}
+
+
+def test_genres_by_year_and_how_they_moved(stats):
+    """Rock 8 of 14 genre minutes in 2024 (jazz and soul 3 each: B1's 6 split), 12 of 18 in 2025."""
+    shares = {(r["period"], r["genre"]): round(r["share"], 4) for r in _rows(
+        stats, "select * from marts.stats_genre_periods where listener_id = 't' and period_kind = 'year'")}
+    assert shares == {("2024", "rock"): round(8 / 14, 4), ("2024", "jazz"): round(3 / 14, 4),
+                      ("2024", "soul"): round(3 / 14, 4), ("2025", "rock"): round(12 / 18, 4),
+                      ("2025", "jazz"): round(3 / 18, 4), ("2025", "soul"): round(3 / 18, 4)}
+    moved = [(r["direction"], r["rank"], r["genre"], round(r["change"], 4)) for r in _rows(
+        stats, "select * from marts.stats_genre_evolution where listener_id = 't' and period = '2025' "
+               "order by direction, rank")]
+    assert moved == [("grew", 1, "rock", round(12 / 18 - 8 / 14, 4)), ("shrank", 1, "jazz", round(3 / 18 - 3 / 14, 4)),
+                     ("shrank", 2, "soul", round(3 / 18 - 3 / 14, 4))]
+
+
+def test_discoveries_and_the_longest_streak_of_a_year(stats):
+    discoveries = _rows(stats, "select item_name, minutes_listened from marts.stats_period_top where listener_id = 't' "
+                        "and period = '2025' and item_kind = 'discovery' order by rank")
+    assert discoveries == [{"item_name": "Gamma", "minutes_listened": 10}]  # Alpha and Beta were heard in 2024
+    year = _summary(stats, "2025")
+    assert (year["longest_streak_days"], str(year["longest_streak_start"])) == (2, "2025-01-01")
+
+
+def test_the_household_side_by_side(stats):
+    """t: Alpha 20, Beta 12, Gamma 10 minutes; u: Alpha 25, Beta 3. Affinity = min(20/42, 25/28)
+    + min(12/42, 3/28) = 7/12."""
+    pairs = {(r["listener_id"], r["other_listener_id"]): r for r in _rows(stats, "select * from marts.stats_household")}
+    assert set(pairs) == {("t", "u"), ("u", "t")}
+    assert round(pairs["t", "u"]["affinity"], 6) == round(pairs["u", "t"]["affinity"], 6) == round(7 / 12, 6)
+    assert (pairs["t", "u"]["shared_artists"], pairs["t", "u"]["shared_tracks"]) == (2, 2)
+    lists = _rows(stats, "select list_kind, listener_id, artist_name, minutes_listened, listeners "
+                  "from marts.stats_household_lists order by list_kind, listener_id, rank")
+    assert lists == [
+        {"list_kind": "household_top", "listener_id": None, "artist_name": "Alpha", "minutes_listened": 45, "listeners": 2},
+        {"list_kind": "household_top", "listener_id": None, "artist_name": "Beta", "minutes_listened": 15, "listeners": 2},
+        {"list_kind": "household_top", "listener_id": None, "artist_name": "Gamma", "minutes_listened": 10, "listeners": 1},
+        {"list_kind": "missed", "listener_id": "t", "artist_name": "Gamma", "minutes_listened": 10, "listeners": 1}]
+
+
+def test_the_export_and_the_preview_carry_the_new_statistics(stats):
+    from export.build import build_dashboard
+    from export.preview import render_html
+    from export.write import validate
+
+    data = build_dashboard(stats, "t")
+    validate(data)
+    found = data["listening_stats"]
+    year = {p["period"]: p for p in found["periods"]}["2025"]
+    assert year["eras"]["top_release_year"] == 1975 and year["longest_streak"] == {"days": 2, "start": "2025-01-01"}
+    assert [d["name"] for d in year["top"]["discoveries"]] == ["Gamma"]
+    other = found["household"]["others"][0]
+    assert (other["listener_id"], other["affinity"]) == ("u", round(7 / 12, 4))
+    assert [a["name"] for a in other["you_play_they_never_do"]] == ["Gamma"] and other["they_play_you_never_do"] == []
+    assert found["exclusions"]["plays_excluded"] == 0 and found["exclusions"]["artists"] == []
+    page = render_html(data)
+    assert 'id="year-2025"' in page and 'id="year-2024"' in page and "affinity 58%" in page
+    assert "most heard release year 1975" in page[page.index('id="year-2025"'):]
+
+
+def test_exclusions_leave_plays_out_of_the_statistics_only(tmp_path, dbt_manifest):
+    """Gamma excluded by name and plays under 5 minutes: t's 2025 keeps B1's 6 minutes; the raw
+    plays and fct_plays keep everything, and stats_exclusions says what went."""
+    warehouse = tmp_path / "excluded.duckdb"
+    con = duckdb.connect(str(warehouse))
+    ensure_schema(con)
+    listeners = [{"listener_id": name, "display_name": name, "timezone": "UTC"} for name in ("t", "u")]
+    load_batch(con, RawBatch(source="extended_history", listener_id="t", plays=EXTENDED + OLD_FAVOURITE + ACCOUNT_DATA,
+                             tracks=TRACKS, artists=ARTISTS, listeners=listeners))
+    con.close()
+    exclusions = '{"stats_exclude_artists": ["GAMMA"], "stats_exclude_tracks": [], "stats_min_play_ms": 300000}'
+    result = dbt(warehouse, "build", "--vars", exclusions, "--exclude", "test_type:unit")
+    assert result.returncode == 0, result.stdout[-4000:]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        assert _summary(con, "2025")["minutes_listened"] == 6
+        assert con.execute("select count(*) from marts.fct_plays").fetchone() == (len(EXTENDED + OLD_FAVOURITE) + 1,)
+        excluded = {r["listener_id"]: r for r in _rows(con, "select * from marts.stats_exclusions")}
+        assert (excluded["t"]["plays_excluded_artist"], excluded["t"]["plays_excluded_shorter_than_minimum"],
+                excluded["t"]["minutes_excluded"]) == (1, 5, 30)
+        assert (excluded["u"]["plays_excluded"], list(excluded["u"]["exclude_artists"])) == (1, ["gamma"])
+    finally:
+        con.close()
