@@ -82,7 +82,8 @@ def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):
     monkeypatch.setenv("SPOTIFY_BRAIN_SESSION_GAP_MINUTES", "45")
     assert dbt_build_args(load_settings(), ["--select", "fqn:*"]) == [
         "build", "--select", "fqn:*", "--exclude", "test_type:unit", "tag:logic", "--indirect-selection", "cautious",
-        "--vars", '{"session_gap_minutes": 45}']
+        "--vars", '{"session_gap_minutes": 45, "stats_exclude_artists": [], "stats_exclude_tracks": [], '
+        '"stats_min_play_ms": 0}']
 
 
 def test_every_asset_says_what_it_is(defs):
