@@ -12,6 +12,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
+from warehouse.build_inputs import last_build
 from warehouse.settings import Settings
 
 LISTENERS = dg.DynamicPartitionsDefinition(name="listeners")
@@ -35,6 +36,8 @@ def listeners_to_update(con: duckdb.DuckDBPyConnection, shared_job: str, setting
     everyone = listener_ids(con)
     if shared_job != "refresh":
         return everyone
+    if last_build(settings.data_dir).get("skipped"):  # the refresh found nothing new: nothing changed
+        return [listener for listener in everyone if not settings.export_path_for(listener).exists()]
     exists = con.execute("select count(*) from information_schema.tables where table_schema = 'intermediate' "
                          "and table_name = 'int_plays__rebuild_from'").fetchone()[0]
     changed = {row[0] for row in con.execute(

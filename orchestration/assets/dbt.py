@@ -19,9 +19,10 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from orchestration.dbt_runner import dbt_build_args, outdated_tables, stream_events
+from orchestration.dbt_runner import dbt_build_args, dbt_vars, outdated_tables, stream_events
 from orchestration.project import PROJECT_ROOT, dbt_project
 from orchestration.resources import settings_and_writer
+from warehouse.build_inputs import fingerprint, last_build, record_build
 
 MOOD_MODELS = "source:ml+"
 ENRICHED = dg.AssetKey(["raw", "enrichment_runs"])
@@ -110,8 +111,10 @@ def _table_metadata(con, relation: Mapping[str, Any], materialized: str) -> dict
     return {"dagster/row_count": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]}
 
 
-def _build(context: dg.AssetExecutionContext) -> Iterator:
-    """`dbt build` of this step's selected models and their tests, event by event."""
+def _build(context: dg.AssetExecutionContext, skip_if_unchanged: bool = False) -> Iterator:
+    """`dbt build` of this step's selected models and their tests, event by event. With
+    `skip_if_unchanged` (the core models' step), a refresh whose inputs are those of the last
+    build builds nothing: it yields no event, so the steps after it are skipped too."""
     manifest, translator, project = get_manifest_and_translator_from_dbt_assets([context.assets_def])
     selection, indirect = get_subset_selection_for_context(
         context=context, manifest=manifest, select=context.op.tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
@@ -119,6 +122,14 @@ def _build(context: dg.AssetExecutionContext) -> Iterator:
         dagster_dbt_translator=translator, current_dbt_indirect_selection_env=None)
     statuses: Counter = Counter()
     with settings_and_writer() as (settings, con):
+        job = context.run.job_name
+        inputs = fingerprint(con, dbt_vars(settings), {uid: node["checksum"]["checksum"]
+                                                       for uid, node in manifest["nodes"].items() if "checksum" in node})
+        if skip_if_unchanged and job == "refresh" and last_build(settings.data_dir).get("fingerprint") == inputs:
+            context.log.info("dbt: nothing new since the last build (no new plays, tracks, features or settings): "
+                             "nothing is built, and no listener's predictions or export are redone")
+            record_build(settings.data_dir, inputs, job, skipped=True)
+            return
         outdated = outdated_tables(con, manifest, {key.path[-1] for key in context.selected_asset_keys})
         for name, missing in outdated.items():
             context.log.warning(f"dbt: {name} was built before its columns {', '.join(missing)} existed: "
@@ -136,6 +147,8 @@ def _build(context: dg.AssetExecutionContext) -> Iterator:
                     event = event.with_metadata({**event.metadata, **_table_metadata(
                         con, node, node["config"]["materialized"])})
                 yield event
+        if skip_if_unchanged and not any(what.endswith(("error", "fail")) for what in statuses):
+            record_build(settings.data_dir, inputs, job, skipped=False)
     context.log.info("dbt: " + ", ".join(f"{count} {what}" for what, count in sorted(statuses.items())))
 
 
@@ -143,7 +156,7 @@ def _build(context: dg.AssetExecutionContext) -> Iterator:
             dagster_dbt_translator=Translator(settings=TRANSLATOR_SETTINGS), name="dbt_core_models")
 def dbt_core_models(context: dg.AssetExecutionContext):
     """Staging, sessions, the hourly grid, dims, statistics and the session-start tables."""
-    yield from _build(context)
+    yield from _build(context, skip_if_unchanged=True)
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), select=MOOD_MODELS,

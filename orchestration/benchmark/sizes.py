@@ -1,5 +1,5 @@
-"""One history size: import, the first and the next full retrains, refreshes after new plays, and
-each model against its baselines and the oracle."""
+"""One history size: import, the first and the next full retrains, refreshes after new plays and
+with nothing new, and each model against its baselines and the oracle."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from orchestration.benchmark.folders import Folder, best
+
 
 def measure_size(root: Path, plays: int, repeats: int, refresh_plays: int) -> dict:
     from ingest.demo.catalog import build_catalog
@@ -33,6 +34,8 @@ def measure_size(root: Path, plays: int, repeats: int, refresh_plays: int) -> di
         folder.command("import", str(new))
         refreshes.append(folder.command("run", "--job", "refresh"))
     figures["refresh"] = best(refreshes)
+    # then nothing new: a refresh that finds nothing builds nothing (warehouse/build_inputs.py)
+    figures["refresh_nothing_new"] = best([folder.command("run", "--job", "refresh") for _ in range(repeats)])
     figures |= folder.disk_mb()
     return figures
 

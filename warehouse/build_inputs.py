@@ -1,0 +1,55 @@
+"""What dbt's models are built from, as one fingerprint, and the record of the last build of the
+core models (`<data dir>/last_dbt_build.json`): a refresh whose inputs are the fingerprint of
+the last build has nothing new, so it builds nothing (orchestration/assets/dbt.py), and runs no
+listener's predictions or export (orchestration/listeners.py).
+
+The inputs: every `raw.*` table dbt reads (its row count and newest `loaded_at`: the loaders only
+ever add rows or fill gaps, and either moves one of the two; the listeners by what they say), the
+vars the build gets, and the
+checksums of the models (a changed model is new input too). `ml.*` is left out: the mood step
+writes it from what dbt built, so it changes only after dbt's inputs did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import duckdb
+
+from warehouse.loaders import utc_now
+
+# appended to (or gaps filled) only: a row count and the newest load time say when they changed
+READ_BY_DBT = ("plays", "tracks", "artists", "audio_features", "recordings", "artist_genres", "track_links")
+RECORD = "last_dbt_build.json"
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, dbt_vars: str, model_checksums: dict[str, str]) -> str:
+    """One string that changes whenever anything a build reads does."""
+    tables = {table: con.execute(f"select count(*), max(loaded_at)::varchar from raw.{table}").fetchone()
+              for table in READ_BY_DBT}
+    # listeners are written again by every run of a live source: what counts is what they say
+    tables["listeners"] = con.execute("select string_agg(concat_ws(chr(31), listener_id, display_name, timezone), "
+                                      "chr(30) order by listener_id) from raw.listeners").fetchone()
+    state = json.dumps({"tables": tables, "vars": dbt_vars, "models": sorted(model_checksums.items())},
+                       sort_keys=True, default=str)
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def last_build(data_dir: Path) -> dict:
+    """The record of the last build of the core models: {fingerprint, at, job, skipped}; {} if none."""
+    try:
+        return json.loads((data_dir / RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def record_build(data_dir: Path, print_: str, job: str, skipped: bool) -> None:
+    """Write the record by rename, so a reader never sees half of it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    temporary = data_dir / f".{RECORD}.{os.getpid()}"
+    temporary.write_text(json.dumps({"fingerprint": print_, "at": utc_now().isoformat(timespec="seconds"),
+                                     "job": job, "skipped": skipped}))
+    os.replace(temporary, data_dir / RECORD)
