@@ -15,3 +15,14 @@ select listener_id, 'last_12_months', 'last_12_months',
 from {{ plays }}
 group by listener_id
 {%- endmacro %}
+
+{#- Every play of `plays` in each period of `periods` (listening_periods' rows) it falls in: the
+    period's kind, name and bounds, then the play's columns. -#}
+{% macro plays_in_periods(plays, periods) -%}
+select {{ periods }}.period_kind, {{ periods }}.period, {{ periods }}.period_start, {{ periods }}.period_end,
+       {{ plays }}.*
+from {{ periods }}
+inner join {{ plays }}
+    on {{ plays }}.listener_id = {{ periods }}.listener_id
+   and {{ plays }}.local_date between {{ periods }}.period_start and {{ periods }}.period_end
+{%- endmacro %}

@@ -8,10 +8,8 @@ with excluded as (
 
 select
     listeners.listener_id,
-    [{% for name in var('stats_exclude_artists') %}'{{ name | lower | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %}]::varchar[]
-        as exclude_artists,
-    [{% for name in var('stats_exclude_tracks') %}'{{ name | lower | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %}]::varchar[]
-        as exclude_tracks,
+    [{{ quoted_list(var('stats_exclude_artists') | map('lower') | list) }}]::varchar[] as exclude_artists,
+    [{{ quoted_list(var('stats_exclude_tracks') | map('lower') | list) }}]::varchar[] as exclude_tracks,
     {{ var('stats_min_play_ms') }} // 1000 as min_play_seconds,
     count(excluded.listener_id) as plays_excluded,
     coalesce(sum(excluded.ms_played), 0) / 60000.0 as minutes_excluded,

@@ -10,11 +10,7 @@ periods as (
 ),
 
 period_plays as (
-    select periods.period_kind, periods.period, plays.*
-    from periods
-    inner join plays
-        on plays.listener_id = periods.listener_id
-       and plays.local_date between periods.period_start and periods.period_end
+    {{ plays_in_periods('plays', 'periods') }}
 ),
 
 totals as (
