@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from orchestration.real_check.plays import Play, norm
 from orchestration.real_check.scrobbles import read_scrobbles, with_scrobbles
 
 MUSIC_EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
@@ -35,20 +36,6 @@ EARLIEST = datetime(2006, 1, 1)
 EARLIEST_SCROBBLE = datetime(2002, 1, 1)
 TOLERANCE_S = 5
 ACCOUNT_TOLERANCE_S = 60
-
-
-@dataclass
-class Play:
-    track: str
-    ended: datetime
-    ms: int
-    artist: str
-    account: bool
-    source: str = "spotify"
-
-    @property
-    def started(self) -> datetime:
-        return self.ended - timedelta(milliseconds=self.ms)
 
 
 @dataclass
@@ -87,10 +74,6 @@ def _ts(text: str | None, pattern: str) -> datetime | None:
         return datetime.strptime(text, pattern) if isinstance(text, str) else None
     except ValueError:
         return None
-
-
-def _norm(text: str | None) -> str:
-    return (text or "").strip().lower()
 
 
 def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
@@ -139,7 +122,7 @@ def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
             else:
                 ended = _ts(record.get("endTime"), "%Y-%m-%d %H:%M")
                 ms, artist, track = record.get("msPlayed"), record.get("artistName"), record.get("trackName")
-                if ended and isinstance(ms, int) and ms >= 0 and _norm(artist) and _norm(track):
+                if ended and isinstance(ms, int) and ms >= 0 and norm(artist) and norm(track):
                     account.append((artist, track, ended, ms))
     count.music_records = len(extended) + len(account) + len(scrobbled)
     return count, _fold(extended, account, scrobbled)
@@ -155,15 +138,15 @@ def _fold(extended: list, account: list, scrobbled: list) -> list[Play]:
             longest[key] = (ms, artist, name)
     names: dict = {}  # a track's names are its first record's (as raw.tracks keeps them)
     for track, _, _, artist, name, _ in extended:
-        names.setdefault(track, (_norm(name), _norm(artist)))
+        names.setdefault(track, (norm(name), norm(artist)))
     by_name: dict = {}  # a name-only track is the known track of that name and artist (the smallest id)
     for track, key in names.items():
         by_name[key] = min(by_name.get(key, track), track)
     song = {track: by_name[key] for track, key in names.items()}  # plays are compared per song
     summed: dict = defaultdict(int)
     for artist, name, ended, ms in account:
-        summed[(_norm(artist), _norm(name), ended)] += ms
-    plays = [Play(song[track], ended, ms, _norm(artist), False) for (track, ended), (ms, artist, _) in longest.items()]
+        summed[(norm(artist), norm(name), ended)] += ms
+    plays = [Play(song[track], ended, ms, norm(artist), False) for (track, ended), (ms, artist, _) in longest.items()]
     plays += [Play(by_name.get((name, artist), f"name:{artist}\x1f{name}"), ended, ms, artist, True)
               for (artist, name, ended), ms in summed.items()]
     return with_scrobbles(_near_folded(plays), scrobbled, by_name, song, extended_finished(extended))

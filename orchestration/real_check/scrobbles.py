@@ -16,14 +16,12 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from orchestration.real_check.plays import Play, norm
+
 DEFAULT_MS = 210_000
 TOLERANCE_S = 90
 PRIORITY = {"spotify": 0, "listenbrainz": 1, "lastfm": 2}
 SPOTIFY_URL = re.compile(r"(?:open\.spotify\.com/track/|spotify:track:)([0-9A-Za-z]{22})")
-
-
-def _norm(text) -> str:
-    return text.strip().lower() if isinstance(text, str) else ""
 
 
 def _unix(value, per_second: int = 1) -> datetime | None:
@@ -116,20 +114,18 @@ def with_scrobbles(plays: list, scrobbled: list, by_name: dict, song: dict[str, 
                    finished: dict[str, float]) -> list:
     """`plays` (Spotify's, one per play, `track` their song) and the scrobbles that are not one of them.
     `by_name`: (name, artist) -> the track they resolve to; `song`: a track's song."""
-    from orchestration.real_check.count import Play
-
     seen, new = set(), []
     for source, artist, track, at, is_end, length, spotify_id in map(_as_listen, scrobbled):
-        if not (_norm(artist) and _norm(track)) or at is None:
+        if not (norm(artist) and norm(track)) or at is None:
             continue
-        track_id = spotify_id or by_name.get((_norm(track), _norm(artist)), f"name:{_norm(artist)}\x1f{_norm(track)}")
+        track_id = spotify_id or by_name.get((norm(track), norm(artist)), f"name:{norm(artist)}\x1f{norm(track)}")
         ms = int(length or finished.get(track_id) or DEFAULT_MS)
         start = at - timedelta(milliseconds=ms) if is_end else at
         key = (source, track_id, start + timedelta(milliseconds=length or 0) if not is_end else at)
         if key in seen:  # the loader's key: a repeat is one record
             continue
         seen.add(key)
-        new.append(Play(song.get(track_id, track_id), start + timedelta(milliseconds=ms), ms, _norm(artist), False,
+        new.append(Play(song.get(track_id, track_id), start + timedelta(milliseconds=ms), ms, norm(artist), False,
                         source))
     kept = list(plays)
     by_track: dict = {}
