@@ -34,7 +34,7 @@ def _eras_line(eras: dict | None) -> str:
             f"{eras['top_release_year']} ({decades}; {share(eras['dated_share'])} of the time has a release year)")
 
 
-def _review(period: dict, stats: dict, heading: str, element_id: str, extras: str = "") -> str:
+def _review(period: dict, heading: str, element_id: str, extras: str = "") -> str:
     """One period in numbers and top lists."""
     skips, top, streak = period["skips"], period.get("top", {}), period.get("longest_streak") or {}
     skip_line = ("no play of the period says whether it was skipped" if skips["rate"] is None else
@@ -80,9 +80,9 @@ def year_in_review(data: dict) -> str:
               f'<div class="tops"><div><h3>On repeat (last 14 days)</h3>{on_repeat}</div>'
               f'<div><h3>Forgotten favourites</h3>{forgotten}</div></div>')
     years = "".join(f'<details><summary>{escape(p["period"])}</summary>'
-                    f'{_review(p, stats, "Your " + p["period"], "year-" + p["period"])}</details>'
+                    f'{_review(p, "Your " + p["period"], "year-" + p["period"])}</details>'
                     for p in periods if p["kind"] == "year")
-    return (_review(last, stats, "Your year in review", "year-in-review", extras)
+    return (_review(last, "Your year in review", "year-in-review", extras)
             + (f'<section id="years"><h2>Year by year</h2>{years}</section>' if years else "")
             + _genre_evolution(stats) + _household(stats))
 

@@ -46,10 +46,10 @@ def last_build(data_dir: Path) -> dict:
         return {}
 
 
-def record_build(data_dir: Path, print_: str, job: str, skipped: bool) -> None:
-    """Write the record by rename, so a reader never sees half of it."""
+def record_build(data_dir: Path, inputs: str, job: str, skipped: bool) -> None:
+    """Write the record (`inputs`: the fingerprint built from) by rename, so a reader never sees half of it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     temporary = data_dir / f".{RECORD}.{os.getpid()}"
-    temporary.write_text(json.dumps({"fingerprint": print_, "at": utc_now().isoformat(timespec="seconds"),
+    temporary.write_text(json.dumps({"fingerprint": inputs, "at": utc_now().isoformat(timespec="seconds"),
                                      "job": job, "skipped": skipped}))
     os.replace(temporary, data_dir / RECORD)

@@ -124,8 +124,9 @@ def _build(context: dg.AssetExecutionContext, skip_if_unchanged: bool = False) -
     with settings_and_writer() as (settings, con):
         job = context.run.job_name
         inputs = fingerprint(con, dbt_vars(settings), {uid: node["checksum"]["checksum"]
-                                                       for uid, node in manifest["nodes"].items() if "checksum" in node})
-        if skip_if_unchanged and job == "refresh" and last_build(settings.data_dir).get("fingerprint") == inputs:
+                                                       for uid, node in manifest["nodes"].items() if "checksum" in node}
+                             ) if skip_if_unchanged else None
+        if inputs and job == "refresh" and last_build(settings.data_dir).get("fingerprint") == inputs:
             context.log.info("dbt: nothing new since the last build (no new plays, tracks, features or settings): "
                              "nothing is built, and no listener's predictions or export are redone")
             record_build(settings.data_dir, inputs, job, skipped=True)
@@ -147,7 +148,7 @@ def _build(context: dg.AssetExecutionContext, skip_if_unchanged: bool = False) -
                     event = event.with_metadata({**event.metadata, **_table_metadata(
                         con, node, node["config"]["materialized"])})
                 yield event
-        if skip_if_unchanged and not any(what.endswith(("error", "fail")) for what in statuses):
+        if inputs and not any(what.endswith(("error", "fail")) for what in statuses):
             record_build(settings.data_dir, inputs, job, skipped=False)
     context.log.info("dbt: " + ", ".join(f"{count} {what}" for what, count in sorted(statuses.items())))
 
