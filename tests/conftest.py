@@ -11,7 +11,7 @@ import pytest
 
 from ingest.demo.generator import generate_demo_batches
 from orchestration.project import PROJECT_ROOT
-from warehouse.loaders import load_batch
+from warehouse.loaders import ensure_listener, load_batch
 from warehouse.schema import ensure_schema
 from warehouse.settings import load_settings
 
@@ -59,6 +59,17 @@ def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def con(tmp_path):
+    """A new warehouse's connection, its tables created and listener `me` (UTC) known: what the
+    import tests land a history in."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ensure_schema(con)
+    ensure_listener(con, "me", "Me", "UTC", "test")
+    yield con
+    con.close()
 
 
 @pytest.fixture

@@ -14,17 +14,6 @@ from ingest.spotify_download.importer import import_download
 from orchestration.cli import main
 from orchestration.real_check.command import accounting_problems, year_problems
 from orchestration.real_check.count import count_download
-from warehouse.loaders import ensure_listener
-from warehouse.schema import ensure_schema
-
-
-@pytest.fixture
-def con(tmp_path):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    ensure_schema(con)
-    ensure_listener(con, "me", "Me", "UTC", "test")
-    yield con
-    con.close()
 
 
 def _import(con, tmp_path, records: list[dict], name: str = "Streaming_History_Audio_2023_0.json"):

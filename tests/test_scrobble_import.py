@@ -6,7 +6,6 @@ import json
 import zipfile
 
 import duckdb
-import pytest
 
 import scrobble_exports as exports
 from helpers import dbt
@@ -14,17 +13,6 @@ from ingest.spotify_download.importer import import_download
 from orchestration.cli import main
 from orchestration.real_check.command import accounting_problems, year_problems
 from orchestration.real_check.count import count_download
-from warehouse.loaders import ensure_listener
-from warehouse.schema import ensure_schema
-
-
-@pytest.fixture
-def con(tmp_path):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    ensure_schema(con)
-    ensure_listener(con, "me", "Me", "UTC", "test")
-    yield con
-    con.close()
 
 
 def _adds_up(report) -> None:
