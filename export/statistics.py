@@ -139,7 +139,8 @@ def _period(row: dict, top: dict | None, eras: dict | None = None) -> dict:
         "new_artists": row["new_artists"], "new_artist_share": rounded(row["new_artist_share"]),
         # only plays whose source reports skips count: the share says how many that is
         "skips": {"rate": rounded(row["skip_rate"]), "share_of_plays_with_skip_info": rounded(row["skip_info_share"])},
-        "longest_streak": {"days": row["longest_streak_days"], "start": _date(row["longest_streak_start"])},
+        # .get: a summary built before these columns existed is exported until the daily job rebuilds it
+        "longest_streak": {"days": row.get("longest_streak_days"), "start": _date(row.get("longest_streak_start"))},
         "eras": eras,
     }
     if top is not None:

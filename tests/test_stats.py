@@ -265,3 +265,30 @@ def test_exclusions_leave_plays_out_of_the_statistics_only(tmp_path, dbt_manifes
         assert (excluded["u"]["plays_excluded"], list(excluded["u"]["exclude_artists"])) == (1, ["gamma"])
     finally:
         con.close()
+
+
+def test_a_refresh_right_after_an_upgrade_exports_the_statistics_the_old_daily_run_built(stats, tmp_path):
+    """Before the next daily run, the statistics are those an older version built: no new marts,
+    no new columns. The export still validates, the new keys empty."""
+    from export.build import build_dashboard
+    from export.write import validate
+
+    import shutil
+
+    built = stats.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    old = tmp_path / "stats.duckdb"  # the same name: views name their database
+    shutil.copy(built, old)
+    con = duckdb.connect(str(old))
+    try:
+        for table in ("stats_eras", "stats_genre_periods", "stats_genre_evolution", "stats_household",
+                      "stats_household_lists", "stats_exclusions"):
+            con.execute(f"drop table if exists marts.{table}")
+        con.execute("alter table marts.stats_period_summary drop column longest_streak_days")
+        con.execute("alter table marts.stats_period_summary drop column longest_streak_start")
+        data = build_dashboard(con, "t")
+    finally:
+        con.close()
+    validate(data)
+    found = data["listening_stats"]
+    assert found["household"] is None and found["genre_activity"] == [] and found["exclusions"] is None
+    assert found["periods"][0]["longest_streak"] == {"days": None, "start": None}
