@@ -23,9 +23,13 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME, SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage,
 )
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 OPEN_RUN_FILES = 4
+# a run's file holds about 25 tables and indexes, each at least a page, for a few hundred events:
+# at SQLite's default 4 KB pages a refresh's file was 360 KB, at 1 KB 260 KB (only a new file
+# takes the size; one already written keeps its own)
+RUN_FILE_PAGE_BYTES = 1024
 
 
 def _history(config_value: dict, *parts: str) -> str:
@@ -56,6 +60,10 @@ class PooledSqliteRunStorage(SqliteRunStorage):
     def dispose(self) -> None:
         self._engine.dispose()
         super().dispose()
+
+
+def _small_pages(dbapi_connection, _record) -> None:
+    dbapi_connection.execute(f"PRAGMA page_size = {RUN_FILE_PAGE_BYTES}")
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -89,8 +97,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         if shard in engines:
             engines.move_to_end(shard)
             return engines[shard]
-        engines[shard] = create_engine(self.conn_string_for_shard(shard),
-                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        engines[shard] = engine = create_engine(self.conn_string_for_shard(shard),
+                                                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        if shard != INDEX_SHARD_NAME:
+            event.listen(engine, "connect", _small_pages)
         run_files = [name for name in engines if name != INDEX_SHARD_NAME]
         for name in run_files[:-OPEN_RUN_FILES]:
             engines.pop(name).dispose()

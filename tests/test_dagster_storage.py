@@ -38,6 +38,25 @@ def test_runs_and_events_land_in_dagster_s_own_files_and_another_instance_reads_
         assert any(e.dagster_event and e.dagster_event.is_step_success for e in reader.all_logs(run_ids[0]))
 
 
+def test_a_run_s_new_file_uses_small_pages_and_the_index_keeps_sqlite_s_default(env: Path):
+    """Dagster makes a file per run, mostly one page per table and index: page size is most of
+    what every scheduled run leaves behind."""
+    import sqlite3
+
+    with dagster_instance() as instance:
+        run_id = _run(instance)
+    runs = env / "dagster_home" / "history" / "runs"
+
+    def page_bytes(path: Path) -> int:
+        with sqlite3.connect(path) as con:
+            return con.execute("pragma page_size").fetchone()[0]
+
+    assert page_bytes(runs / f"{run_id}.db") == 1024
+    assert page_bytes(runs / "index.db") == 4096
+    with dg.DagsterInstance.get() as reader:  # and it reads as any other run
+        assert any(e.dagster_event and e.dagster_event.is_step_success for e in reader.all_logs(run_id))
+
+
 def test_a_pruned_run_leaves_no_file_and_the_kept_ones_stay_readable(env: Path):
     with dagster_instance() as instance:
         old = [_run(instance) for _ in range(3)]
