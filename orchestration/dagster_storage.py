@@ -27,8 +27,9 @@ from sqlalchemy import create_engine, event
 
 OPEN_RUN_FILES = 4
 # a run's file holds about 25 tables and indexes, each at least a page, for a few hundred events:
-# at SQLite's default 4 KB pages a refresh's file was 360 KB, at 1 KB 260 KB (only a new file
-# takes the size; one already written keeps its own)
+# a refresh with nothing new left a 360 KB file at SQLite's default 4 KB pages, 265 KB at 1 KB.
+# Only a new file takes the size (one already written keeps its own); the index, one long-lived
+# file whose size is its rows, keeps the default
 RUN_FILE_PAGE_BYTES = 1024
 
 

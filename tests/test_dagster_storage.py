@@ -39,8 +39,8 @@ def test_runs_and_events_land_in_dagster_s_own_files_and_another_instance_reads_
 
 
 def test_a_run_s_new_file_uses_small_pages_and_the_index_keeps_sqlite_s_default(env: Path):
-    """Dagster makes a file per run, mostly one page per table and index: page size is most of
-    what every scheduled run leaves behind."""
+    """Dagster makes a file per run with about 25 tables and indexes, each at least a page: for
+    the small runs of the schedule the page size is a good part of the file."""
     import sqlite3
 
     with dagster_instance() as instance:
