@@ -9,7 +9,9 @@ retrain. Here each database file keeps one engine: the index, the runs table and
 files being written (a long-lived `dagster dev` keeps no more than those open).
 
 And: deleting a run (the prune of SPOTIFY_BRAIN_KEEP_RUNS_DAYS) deletes its rows but left its own
-`history/runs/<run id>.db` on disk, so a schedule's runs grew the folder for ever.
+`history/runs/<run id>.db` on disk, and its asset check results in the index (Dagster deletes a
+run's events, not the `asset_check_executions` rows they made, about 4 KB per dbt test per run),
+so a schedule's runs grew the folder for ever.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from collections import OrderedDict
 from contextlib import contextmanager, suppress
 
 from dagster._config import Field, StringSource
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME, SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage,
 )
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, select, text
 
 OPEN_RUN_FILES = 4
 # a run's file holds about 25 tables and indexes, each at least a page, for a few hundred events:
@@ -31,6 +34,9 @@ OPEN_RUN_FILES = 4
 # Only a new file takes the size (one already written keeps its own); the index, one long-lived
 # file whose size is its rows, keeps the default
 RUN_FILE_PAGE_BYTES = 1024
+# Dagster indexes a check's results by asset and check only: deleting a run's would scan them all
+CHECK_RESULTS_BY_RUN = ("create index if not exists idx_asset_check_executions_by_run "
+                        "on asset_check_executions (run_id)")
 
 
 def _history(config_value: dict, *parts: str) -> str:
@@ -89,6 +95,9 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             engine = self._engine_for(shard)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
+                if shard == INDEX_SHARD_NAME:
+                    with engine.begin() as conn:
+                        conn.execute(text(CHECK_RESULTS_BY_RUN))
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
@@ -113,14 +122,29 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             engine.dispose()
 
     def delete_events(self, run_id: str) -> None:
-        """The run's events, and its file: deleted rows alone leave the file's pages on disk."""
+        """The run's events, its asset check results, and its file: deleted rows alone leave the
+        file's pages on disk."""
         super().delete_events(run_id)
+        with self.index_connection() as conn:
+            conn.execute(AssetCheckExecutionsTable.delete().where(AssetCheckExecutionsTable.c.run_id == run_id))
         with self._db_lock:
             self._close(run_id)
             self._initialized_dbs.discard(run_id)
             for suffix in ("", "-wal", "-shm"):
                 with suppress(FileNotFoundError):
                     os.unlink(self.path_for_shard(run_id) + suffix)
+
+    def check_result_run_ids(self) -> set[str]:
+        with self.index_connection() as conn:
+            return {row[0] for row in conn.execute(select(AssetCheckExecutionsTable.c.run_id).distinct())}
+
+    def delete_check_results(self, run_ids: set[str]) -> None:
+        """Asset check results of runs deleted before delete_events removed them too."""
+        ids = sorted(run_ids)
+        with self.index_connection() as conn:
+            for start in range(0, len(ids), 500):  # under SQLite's limit of bound values
+                conn.execute(AssetCheckExecutionsTable.delete().where(
+                    AssetCheckExecutionsTable.c.run_id.in_(ids[start:start + 500])))
 
     def dispose(self) -> None:
         with self._db_lock:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from orchestration.dagster_storage import PooledSqliteEventLogStorage
 from orchestration.jobs import SHARED_JOBS, full_retrain_job, import_job, listener_refresh_job, listener_retrain_job, refresh_job
 from orchestration.progress import step_error
 from orchestration.runner import listeners_to_run
@@ -56,7 +57,21 @@ def prune_runs(instance: dg.DagsterInstance, keep_days: int) -> int:
             instance.delete_run(record.dagster_run.run_id)
             instance.compute_log_manager.delete_logs(prefix=[record.dagster_run.run_id])
             deleted += 1
+    if deleted:
+        _forget_check_results_of_deleted_runs(instance)
     return deleted
+
+
+def _forget_check_results_of_deleted_runs(instance: dg.DagsterInstance) -> None:
+    """A home pruned before the storage deleted a run's asset check results still holds them:
+    delete those whose run is gone. (Check rows read before the runs, so a run started in between
+    counts as stored.)"""
+    storage = instance.event_log_storage
+    if not isinstance(storage, PooledSqliteEventLogStorage):  # a dagster.yaml of the user's own
+        return
+    orphans = storage.check_result_run_ids() - set(instance.get_run_ids())
+    if orphans:
+        storage.delete_check_results(orphans)
 
 
 @dg.sensor(minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -17,8 +17,13 @@ def counted() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": 3})
 
 
+@dg.asset_check(asset=counted)
+def counted_has_rows() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
 def _run(instance) -> str:
-    return dg.materialize([counted], instance=instance).run_id
+    return dg.materialize([counted, counted_has_rows], instance=instance).run_id
 
 
 def test_runs_and_events_land_in_dagster_s_own_files_and_another_instance_reads_them(env: Path):
@@ -67,6 +72,24 @@ def test_a_pruned_run_leaves_no_file_and_the_kept_ones_stay_readable(env: Path):
     with dg.DagsterInstance.get() as reader:
         assert [r.dagster_run.run_id for r in reader.get_run_records()] == [kept]
         assert reader.get_latest_materialization_event(dg.AssetKey("counted")).run_id == kept
+        # a dbt test is an asset check: its results went with the run (Dagster's delete kept them)
+        history = reader.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("counted"), "counted_has_rows"), limit=10)
+        assert [record.run_id for record in history] == [kept]
+
+
+def test_a_prune_also_deletes_the_check_results_an_earlier_version_s_prune_left(env: Path):
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    with dagster_instance() as instance:
+        leaked, old = _run(instance), _run(instance)
+        instance.run_storage.delete_run(leaked)  # what the prune did before: Dagster's own delete
+        SqliteEventLogStorage.delete_events(instance.event_log_storage, leaked)
+        assert leaked in instance.event_log_storage.check_result_run_ids()
+        assert prune_runs(instance, keep_days=-1) == 1
+        kept = _run(instance)
+        assert instance.event_log_storage.check_result_run_ids() == {kept}
+        assert old not in instance.get_run_ids()
 
 
 def test_a_new_dagster_home_gets_the_instance_configuration_and_one_with_its_own_keeps_it(tmp_path):
