@@ -166,6 +166,6 @@ def run_job(job_name: str, settings: Settings) -> bool:
                 if not execute(per_listener.name, instance, settings, partition_key=listener).success:
                     say(f"{per_listener.name} failed for listener {listener}; the other listeners go on")
                     ok = False
-        prune_runs(instance, settings.keep_runs_days)
+        prune_runs(instance, settings.keep_runs_days, settings.keep_refresh_runs_days)
     say(f"{job_name} {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
     return ok

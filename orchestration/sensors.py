@@ -48,15 +48,24 @@ def record_run_successes(context: dg.RunStatusSensorContext):
     record_success(load_settings(), run.job_name, run.tags.get("dagster/partition"), run.run_id)
 
 
-def prune_runs(instance: dg.DagsterInstance, keep_days: int) -> int:
-    """Delete runs (their events and captured logs too) created more than `keep_days` ago."""
-    cutoff = datetime.now(UTC) - timedelta(days=keep_days)
+def prune_runs(instance: dg.DagsterInstance, keep_days: int, keep_refresh_days: int | None = None) -> int:
+    """Delete runs (their events and captured logs too) created more than `keep_days` ago, and the
+    successful runs of the refresh (and its listener runs) more than `keep_refresh_days` ago: the
+    30-minute schedule makes 48 a day and each is superseded by the next, while a failed one is
+    kept to be read."""
+    now = datetime.now(UTC)
+    filters = [dg.RunsFilter(created_before=now - timedelta(days=keep_days))]
+    if keep_refresh_days is not None and keep_refresh_days < keep_days:
+        filters += [dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.SUCCESS],
+                                  created_before=now - timedelta(days=keep_refresh_days))
+                    for job in (refresh_job, listener_refresh_job)]
     deleted = 0
-    while records := instance.get_run_records(filters=dg.RunsFilter(created_before=cutoff), limit=PRUNE_BATCH):
-        for record in records:
-            instance.delete_run(record.dagster_run.run_id)
-            instance.compute_log_manager.delete_logs(prefix=[record.dagster_run.run_id])
-            deleted += 1
+    for runs in filters:
+        while records := instance.get_run_records(filters=runs, limit=PRUNE_BATCH):
+            for record in records:
+                instance.delete_run(record.dagster_run.run_id)
+                instance.compute_log_manager.delete_logs(prefix=[record.dagster_run.run_id])
+                deleted += 1
     if deleted:
         _forget_check_results_of_deleted_runs(instance)
     return deleted
@@ -76,8 +85,10 @@ def _forget_check_results_of_deleted_runs(instance: dg.DagsterInstance) -> None:
 
 @dg.sensor(minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING)
 def prune_old_runs(context: dg.SensorEvaluationContext):
-    """Runs older than SPOTIFY_BRAIN_KEEP_RUNS_DAYS are deleted (48 refreshes a day add up)."""
-    deleted = prune_runs(context.instance, load_settings().keep_runs_days)
+    """Runs older than SPOTIFY_BRAIN_KEEP_RUNS_DAYS are deleted, successful refreshes after
+    SPOTIFY_BRAIN_KEEP_REFRESH_RUNS_DAYS (48 refreshes a day add up)."""
+    settings = load_settings()
+    deleted = prune_runs(context.instance, settings.keep_runs_days, settings.keep_refresh_runs_days)
     return dg.SkipReason(f"deleted {deleted} old run(s)")
 
 

@@ -78,6 +78,30 @@ def test_a_pruned_run_leaves_no_file_and_the_kept_ones_stay_readable(env: Path):
         assert [record.run_id for record in history] == [kept]
 
 
+def _job_run(instance, name: str, fails: bool = False) -> str:
+    @dg.op(name=f"{name}_step")
+    def step():
+        if fails:
+            raise RuntimeError("the step failed")
+
+    @dg.job(name=name)
+    def job():
+        step()
+
+    return job.execute_in_process(instance=instance, raise_on_error=False).run_id
+
+
+def test_successful_refreshes_go_sooner_and_failed_ones_and_other_jobs_stay(env: Path):
+    with dagster_instance() as instance:
+        gone = {_job_run(instance, "refresh"), _job_run(instance, "listener_refresh")}
+        stay = {_job_run(instance, "refresh", fails=True), _job_run(instance, "full_retrain"),
+                _job_run(instance, "listener_retrain")}
+        assert prune_runs(instance, keep_days=30, keep_refresh_days=-1) == 2  # refreshes older than tomorrow
+        assert set(instance.get_run_ids()) == stay
+        assert prune_runs(instance, keep_days=30, keep_refresh_days=30) == 0
+    assert not gone & {path.stem for path in (env / "dagster_home" / "history" / "runs").iterdir()}
+
+
 def test_a_prune_also_deletes_the_check_results_an_earlier_version_s_prune_left(env: Path):
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     stale_after_hours: int = Field(48, ge=1, validation_alias=_env("SPOTIFY_BRAIN_STALE_AFTER_HOURS"))
     # runs recorded in the Dagster instance are deleted after this many days
     keep_runs_days: int = Field(30, ge=1, validation_alias=_env("SPOTIFY_BRAIN_KEEP_RUNS_DAYS"))
+    # ... but successful refreshes (and their listener runs) after this many (failed ones are kept)
+    keep_refresh_runs_days: int = Field(3, ge=1, validation_alias=_env("SPOTIFY_BRAIN_KEEP_REFRESH_RUNS_DAYS"))
     ingest_source: Literal["auto", "spotify", "demo", "none"] = Field(
         "auto", validation_alias=_env("SPOTIFY_BRAIN_INGEST_SOURCE")
     )
