@@ -48,12 +48,13 @@ def record_run_successes(context: dg.RunStatusSensorContext):
     record_success(load_settings(), run.job_name, run.tags.get("dagster/partition"), run.run_id)
 
 
-def prune_runs(instance: dg.DagsterInstance, keep_days: int, keep_refresh_days: int | None = None) -> int:
-    """Delete runs (their events and captured logs too) created more than `keep_days` ago, and the
-    successful runs of the refresh (and its listener runs) more than `keep_refresh_days` ago: the
-    30-minute schedule makes 48 a day and each is superseded by the next, while a failed one is
-    kept to be read."""
-    now = datetime.now(UTC)
+def prune_runs(instance: dg.DagsterInstance, keep_days: int, keep_refresh_days: int | None = None,
+               now: datetime | None = None) -> int:
+    """Delete runs (their events and captured logs too) created more than `keep_days` before `now`,
+    and the successful runs of the refresh (and its listener runs) more than `keep_refresh_days`:
+    the 30-minute schedule makes 48 a day and each is superseded by the next, while a failed one is
+    kept to be read. (`now` other than the clock's: the disk benchmark's simulated month.)"""
+    now = now or datetime.now(UTC)
     filters = [dg.RunsFilter(created_before=now - timedelta(days=keep_days))]
     if keep_refresh_days is not None and keep_refresh_days < keep_days:
         filters += [dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.SUCCESS],

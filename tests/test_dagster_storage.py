@@ -102,6 +102,26 @@ def test_successful_refreshes_go_sooner_and_failed_ones_and_other_jobs_stay(env:
     assert not gone & {path.stem for path in (env / "dagster_home" / "history" / "runs").iterdir()}
 
 
+def test_the_disk_benchmark_prunes_as_the_schedule_would_on_its_simulated_clock(env: Path):
+    """Its refreshes run back to back: by the real clock none is old enough to prune, so its month
+    would show a home the schedule never keeps."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from orchestration.benchmark.disk_simulation import prune_on_the_simulated_clock
+
+    settings = SimpleNamespace(keep_runs_days=30, keep_refresh_runs_days=1)
+    started, runs = [], []
+    with dagster_instance() as instance:
+        for _ in range(3):  # three simulated days of one refresh each
+            started.append(datetime.now(UTC))
+            runs.append(_job_run(instance, "refresh"))
+        other = _job_run(instance, "full_retrain")
+    prune_on_the_simulated_clock(settings, started, per_day=1)
+    with dagster_instance() as instance:
+        assert set(instance.get_run_ids()) == {runs[-1], other}
+
+
 def test_a_prune_also_deletes_the_check_results_an_earlier_version_s_prune_left(env: Path):
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 

@@ -8,14 +8,15 @@ measured folder, with its settings in the environment."""
 import json
 import os
 import sys
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from ingest.demo.catalog import build_catalog
 from orchestration.benchmark.disk import DISK_LINE
 from orchestration.benchmark.folders import mb
 from orchestration.project import PROJECT_ROOT
-from orchestration.runner import run_job
+from orchestration.runner import dagster_instance, run_job
+from orchestration.sensors import prune_runs
 from warehouse.connection import write_connection
 from warehouse.loaders import RawBatch, load_batch
 from warehouse.settings import load_settings
@@ -27,22 +28,35 @@ def main(refreshes: int, per_day: int, end: str) -> None:
     # a month of plays ending now (plays after the clock are refused), after the imported history
     start = max(datetime.combine(datetime.fromisoformat(end), time(23)),
                 datetime.utcnow() - timedelta(minutes=30 * (refreshes + 2)))
-    seconds = []
+    seconds, started = [], []
     for number in range(refreshes):
         at = start + timedelta(minutes=30 * (number + 1))
         with write_connection(settings.warehouse) as con:
             load_batch(con, RawBatch(source="extended_history", listener_id=settings.listener_id, plays=[
                 {"listener_id": settings.listener_id, "track_id": tracks[(number * 2 + k) % len(tracks)],
                  "played_at": at + timedelta(minutes=4 * k), "ms_played": 200000} for k in range(2)]))
-        began = datetime.now()
+        began = datetime.now(UTC)
         if not run_job("refresh", settings):
             sys.exit(f"refresh {number} failed")
-        seconds.append((datetime.now() - began).total_seconds())
+        seconds.append((datetime.now(UTC) - began).total_seconds())
+        started.append(began)
         if (number + 1) % per_day == 0 or number + 1 == refreshes:
+            prune_on_the_simulated_clock(settings, started, per_day)
             print(DISK_LINE + json.dumps({"refreshes": number + 1, "warehouse_mb": mb(Path("warehouse")),
                                           "target_mb": mb(PROJECT_ROOT / "target"),
                                           "dagster_home_mb": mb(Path(os.environ["DAGSTER_HOME"])),
                                           "refresh_s_median": sorted(seconds)[len(seconds) // 2]}), flush=True)
+
+
+def prune_on_the_simulated_clock(settings, started: list[datetime], per_day: int) -> None:
+    """The refreshes run back to back, so no run is old by the real clock and the prune at the end
+    of each deletes nothing: prune as the schedule would have, keeping the refreshes of the last
+    SPOTIFY_BRAIN_KEEP_REFRESH_RUNS_DAYS simulated days."""
+    kept = per_day * settings.keep_refresh_runs_days
+    if len(started) > kept:
+        with dagster_instance() as instance:
+            prune_runs(instance, settings.keep_runs_days, settings.keep_refresh_runs_days,
+                       now=started[-kept] + timedelta(days=settings.keep_refresh_runs_days))
 
 
 if __name__ == "__main__":
