@@ -40,8 +40,8 @@ def main(refreshes: int, per_day: int, end: str) -> None:
             sys.exit(f"refresh {number} failed")
         seconds.append((datetime.now(UTC) - began).total_seconds())
         started.append(began)
+        prune_on_the_simulated_clock(settings, started, per_day)
         if (number + 1) % per_day == 0 or number + 1 == refreshes:
-            prune_on_the_simulated_clock(settings, started, per_day)
             print(DISK_LINE + json.dumps({"refreshes": number + 1, "warehouse_mb": mb(Path("warehouse")),
                                           "target_mb": mb(PROJECT_ROOT / "target"),
                                           "dagster_home_mb": mb(Path(os.environ["DAGSTER_HOME"])),
@@ -50,8 +50,8 @@ def main(refreshes: int, per_day: int, end: str) -> None:
 
 def prune_on_the_simulated_clock(settings, started: list[datetime], per_day: int) -> None:
     """The refreshes run back to back, so no run is old by the real clock and the prune at the end
-    of each deletes nothing: prune as the schedule would have, keeping the refreshes of the last
-    SPOTIFY_BRAIN_KEEP_REFRESH_RUNS_DAYS simulated days."""
+    of each deletes nothing: prune after each as the schedule would have, keeping the refreshes of
+    the last SPOTIFY_BRAIN_KEEP_REFRESH_RUNS_DAYS simulated days."""
     kept = per_day * settings.keep_refresh_runs_days
     if len(started) > kept:
         with dagster_instance() as instance:
