@@ -61,6 +61,7 @@ def test_the_benchmark_runs_on_a_fresh_checkout_and_writes_every_documented_figu
 
     disk = figures["disk"]
     assert disk["refreshes"] == 2 and [day["refreshes"] for day in disk["days"]] == [2]  # a day is 48
+    assert disk["keep_refresh_runs_days"] == 3  # the default: nothing in the test's environment
     for sizes in (disk["after_first_day"], disk["at_end"]):
         assert sizes["warehouse_mb"] > 0 and sizes["target_mb"] > 0 and sizes["dagster_home_mb"] > 0
     assert disk["at_end"]["dagster_home_mb"] == disk["days"][-1]["dagster_home_mb"] and disk["refresh_s_median"] > 0

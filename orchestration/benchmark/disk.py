@@ -4,6 +4,7 @@ every simulated day."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from orchestration.benchmark.folders import BIN, Folder
 
 DAY_OF_REFRESHES = 48
 DISK_LINE = "disk-day "
+# the one setting the measured folder takes from the caller's environment (the others are the
+# defaults a new user has): a shorter retention shows the home level off in fewer simulated days
+RETENTION = "SPOTIFY_BRAIN_KEEP_REFRESH_RUNS_DAYS"
 
 
 def measure_disk(root: Path, refreshes: int, plays: int = 2_000) -> dict:
@@ -20,6 +24,8 @@ def measure_disk(root: Path, refreshes: int, plays: int = 2_000) -> dict:
     from ingest.demo.rules import DEFAULT_END
 
     folder = Folder(root)
+    if RETENTION in os.environ:
+        folder.env[RETENTION] = os.environ[RETENTION]
     write_data_download(root / "my_spotify_data", plays)
     folder.command("import", "my_spotify_data")
     folder.command("run", "--job", "full_retrain")
@@ -35,7 +41,11 @@ def measure_disk(root: Path, refreshes: int, plays: int = 2_000) -> dict:
                 print(f"disk: {days[-1]}", flush=True)
     if process.returncode or not days:
         raise RuntimeError(f"the disk simulation failed:\n{log.read_text()[-3000:]}")
-    return {"refreshes": days[-1]["refreshes"], "after_first_day": _sizes(days[0]), "at_end": _sizes(days[-1]),
+    from warehouse.settings import Settings
+
+    kept = int(folder.env.get(RETENTION, Settings.model_fields["keep_refresh_runs_days"].default))
+    return {"refreshes": days[-1]["refreshes"], "keep_refresh_runs_days": kept,
+            "after_first_day": _sizes(days[0]), "at_end": _sizes(days[-1]),
             "refresh_s_median": days[-1]["refresh_s_median"], "days": days}
 
 
