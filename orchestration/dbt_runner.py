@@ -140,13 +140,17 @@ def stream_events(args: list[str], settings: Settings, project_dir: Path) -> Ite
     worker = threading.Thread(target=work, name="dbt", daemon=True)
     worker.start()
     failed = []
-    while (event := events.get()) is not done:
-        status = event["data"].get("status", "")
-        if status in ("error", "fail"):
-            node = event["data"]["node_info"]
-            failed.append(f"{node['resource_type']} {node['node_name']}: {event['info']['msg'].strip()}")
-        yield event
-    worker.join()
+    try:
+        while (event := events.get()) is not done:
+            status = event["data"].get("status", "")
+            if status in ("error", "fail"):
+                node = event["data"]["node_info"]
+                failed.append(f"{node['resource_type']} {node['node_name']}: {event['info']['msg'].strip()}")
+            yield event
+    finally:
+        # the step stopped reading (it failed): let dbt finish, so it no longer holds the warehouse
+        # when the run's other steps open it
+        worker.join()
     result = outcome.get("result")
     if result is None or not result.success:
         reason = "; ".join(failed) or (str(result.exception) if result and result.exception else "see the dbt log")
