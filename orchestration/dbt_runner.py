@@ -80,6 +80,34 @@ def outdated_tables(con, manifest: dict, model_names: set[str]) -> dict[str, lis
     return found
 
 
+def view_versions(manifest: dict, vars_json: str, names: set[str]) -> dict[str, str]:
+    """{name: version} of the views among `names`: a hash of what the view's SQL is compiled from
+    (its file, the macros it calls, the vars). A view whose version is the one last created needs
+    no `create view` when rows arrive: its query runs when it is read."""
+    import hashlib
+
+    versions = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["name"] not in names or node["config"].get("materialized") != "view":
+            continue
+        macros, todo = set(), list(node["depends_on"]["macros"])
+        while todo:
+            if (uid := todo.pop()) not in macros and uid in manifest["macros"]:
+                macros.add(uid)
+                todo += manifest["macros"][uid]["depends_on"]["macros"]
+        made_of = [node["checksum"]["checksum"], vars_json, *(manifest["macros"][uid]["macro_sql"] for uid in sorted(macros))]
+        versions[node["name"]] = hashlib.sha256("\x1f".join(made_of).encode()).hexdigest()
+    return versions
+
+
+def views_to_create(con, manifest: dict, versions: dict[str, str], built: dict[str, str]) -> list[str]:
+    """The views among `versions` that are missing from the warehouse or were created from other SQL."""
+    present = {(schema, name) for schema, name in con.execute("select schema_name, view_name from duckdb_views()").fetchall()}
+    nodes = {node["name"]: node for node in manifest["nodes"].values() if node["name"] in versions}
+    return sorted(name for name, version in versions.items()
+                  if built.get(name) != version or (nodes[name]["schema"], nodes[name]["alias"]) not in present)
+
+
 def project_args(project_dir: Path) -> list[str]:
     return ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
 

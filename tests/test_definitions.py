@@ -56,6 +56,13 @@ def test_jobs_and_schedules(defs):
     assert {dg.AssetKey(["marts", "fct_plays"]), dg.AssetKey(["marts", "ml_session_start_scoring"]),
             dg.AssetKey(["marts", "ml_next_track_scoring"]), dg.AssetKey(["raw", "audio_features"]),
             dg.AssetKey(["ml", "track_moods"])} <= keys["refresh"]
+    # but no view: rows that arrive reach a view when it is read; the daily job creates them (and their tests)
+    views = {dg.AssetKey(["staging", "stg_spotify__plays"]), dg.AssetKey(["intermediate", "int_plays__track_resolved"]),
+             dg.AssetKey(["staging", "stg_ml__track_moods"])}
+    assert views <= keys["full_retrain"] and not views & keys["refresh"]
+    refresh_checks = {key.name for key in defs.resolve_job_def("refresh").asset_layer.asset_graph.asset_check_keys}
+    assert "unique_fct_plays_play_id" in refresh_checks
+    assert "relationships_fct_plays_listener_id__listener_id__ref_stg_spotify__listeners_" not in refresh_checks
     assert keys["import_history"] == {dg.AssetKey(["raw", t]) for t in (
         "plays", "tracks", "listeners", "ingest_runs", "rejected_records", "artists", "audio_features",
         "feature_lookups", "catalog_lookups", "enrichment_runs",
@@ -74,6 +81,7 @@ def test_every_dbt_step_runs_after_ingest_and_enrichment_in_one_piece(defs):
         steps = [node.name for node in defs.resolve_job_def(job).graph.nodes_in_topological_order]
         assert steps[:2] == ["ingest", "enrichment"], steps
         assert [step for step in steps if step.startswith("dbt_")] == ["dbt_core_models", "dbt_mood_models"], steps
+        assert steps.index("moods") < steps.index("dbt_mood_models"), steps  # the refresh's tables read moods through views
 
 
 def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):

@@ -24,6 +24,7 @@ from warehouse.loaders import utc_now
 # appended to (or gaps filled) only: a row count and the newest load time say when they changed
 READ_BY_DBT = ("plays", "tracks", "artists", "audio_features", "recordings", "artist_genres", "track_links")
 RECORD = "last_dbt_build.json"
+VIEWS_RECORD = "built_views.json"
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, dbt_vars: str, model_checksums: dict[str, str]) -> str:
@@ -53,3 +54,42 @@ def record_build(data_dir: Path, inputs: str, job: str, skipped: bool) -> None:
     temporary.write_text(json.dumps({"fingerprint": inputs, "at": utc_now().isoformat(timespec="seconds"),
                                      "job": job, "skipped": skipped}))
     os.replace(temporary, data_dir / RECORD)
+
+
+def built_views(data_dir: Path) -> dict[str, str]:
+    """{view name: version} of the views dbt last created (orchestration/dbt_runner.view_versions); {} if none."""
+    try:
+        return dict(json.loads((data_dir / VIEWS_RECORD).read_text()))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def record_views(data_dir: Path, versions: dict[str, str]) -> None:
+    """Add the versions of views a build just created to the record, by rename."""
+    if not versions:
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    temporary = data_dir / f".{VIEWS_RECORD}.{os.getpid()}"
+    temporary.write_text(json.dumps(built_views(data_dir) | versions, sort_keys=True))
+    os.replace(temporary, data_dir / VIEWS_RECORD)
+
+
+def _unfinished_marker(data_dir: Path, step: str) -> Path:
+    return data_dir / f"dbt_build_unfinished.{step}"
+
+
+def build_was_unfinished(data_dir: Path, step: str) -> bool:
+    """Did the last build of this dbt step stop before dbt finished it (killed, or a node failed)?
+    Its incremental tables may then disagree (plays appended, their sessions not), and each
+    incremental model only looks at what landed since the table before it was built."""
+    return _unfinished_marker(data_dir, step).exists()
+
+
+def mark_build(data_dir: Path, step: str, finished: bool) -> None:
+    """Before a build: mark it unfinished; after dbt finished it without a failure: clear the mark."""
+    marker = _unfinished_marker(data_dir, step)
+    if finished:
+        marker.unlink(missing_ok=True)
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        marker.touch()

@@ -19,10 +19,12 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
-from orchestration.dbt_runner import dbt_build_args, dbt_vars, outdated_tables, stream_events
+from orchestration.dbt_runner import (dbt_build_args, dbt_vars, outdated_tables, stream_events, view_versions,
+                                      views_to_create)
 from orchestration.project import PROJECT_ROOT, dbt_project
 from orchestration.resources import settings_and_writer
-from warehouse.build_inputs import fingerprint, last_build, record_build
+from warehouse.build_inputs import (build_was_unfinished, built_views, fingerprint, last_build, mark_build, record_build,
+                                    record_views)
 
 MOOD_MODELS = "source:ml+"
 ENRICHED = dg.AssetKey(["raw", "enrichment_runs"])
@@ -62,12 +64,34 @@ class Translator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         """A model that reads a raw table waits for the enrichment too, so a job builds its models
-        after ingest and enrichment have both landed (one dbt step, not one on either side)."""
+        after ingest and enrichment have both landed (one dbt step, not one on either side).
+        A table also depends on the sources it reads through views: the refresh builds no views
+        (jobs.py), and without these edges it would build its tables before the plays landed."""
         spec = super().get_asset_spec(manifest, unique_id, project)
-        parents = manifest.get("parent_map", {}).get(unique_id, [])
-        if unique_id.startswith("model.") and any(p.startswith("source.spotify_brain.raw.") for p in parents):
-            spec = spec.merge_attributes(deps=[ENRICHED])
-        return spec
+        if not unique_id.startswith("model."):
+            return spec
+        sources = _sources_read(manifest, unique_id, through_views=manifest["nodes"][unique_id]["config"].get(
+            "materialized") != "view")
+        deps = {self.get_asset_key(manifest["sources"][uid]) for uid in sources}
+        if any(uid.startswith("source.spotify_brain.raw.") for uid in sources):
+            deps.add(ENRICHED)
+        new = deps - {dep.asset_key for dep in spec.deps}
+        return spec.merge_attributes(deps=sorted(new, key=lambda key: key.path)) if new else spec
+
+
+def _sources_read(manifest: Mapping[str, Any], unique_id: str, through_views: bool) -> set[str]:
+    """The sources a model reads: its own, and with `through_views` those of the views it reads."""
+    parent_map = manifest.get("parent_map", {})
+    found, seen, todo = set(), set(), list(parent_map.get(unique_id, []))
+    while todo:
+        if (uid := todo.pop()) in seen:
+            continue
+        seen.add(uid)
+        if uid.startswith("source."):
+            found.add(uid)
+        elif through_views and uid in manifest["nodes"] and manifest["nodes"][uid]["config"].get("materialized") == "view":
+            todo += parent_map.get(uid, [])
+    return found
 
 
 TRANSLATOR_SETTINGS = DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
@@ -83,6 +107,12 @@ def models_tagged(tag: str) -> set[str]:
     by the daily job only."""
     return {node["name"] for node in _manifest()["nodes"].values()
             if node["resource_type"] == "model" and tag in node["tags"]}
+
+
+def models_materialized(kind: str) -> set[str]:
+    """Names of the dbt models materialized as `kind` (view, table, incremental)."""
+    return {node["name"] for node in _manifest()["nodes"].values()
+            if node["resource_type"] == "model" and node["config"]["materialized"] == kind}
 
 
 def _mood_model_names() -> set[str]:
@@ -135,22 +165,63 @@ def _build(context: dg.AssetExecutionContext, skip_if_unchanged: bool = False) -
         for name, missing in outdated.items():
             context.log.warning(f"dbt: {name} was built before its columns {', '.join(missing)} existed: "
                                 "this step rebuilds its tables in full (--full-refresh), once")
-        args = dbt_build_args(settings, selection, indirect, full_refresh=bool(outdated))
-        for raw in stream_events(args, settings, PROJECT_ROOT):
-            node = raw["data"]["node_info"]
-            statuses[f"{node['resource_type']}s {node['node_status']}"] += 1
-            if node["node_status"] not in ("success", "pass"):  # one line per node would be an event each
-                context.log.warning(f"dbt: {raw['info']['msg'].strip()}")
-            message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
-            for event in message.to_default_asset_events(manifest, translator, context, project=project):
-                if isinstance(event, dg.Output):
-                    node = manifest["nodes"][raw["data"]["node_info"]["unique_id"]]
-                    event = event.with_metadata({**event.metadata, **_table_metadata(
-                        con, node, node["config"]["materialized"])})
-                yield event
+        interrupted = build_was_unfinished(settings.data_dir, context.op.name)
+        if interrupted:
+            context.log.warning("dbt: the last build of this step did not finish (killed, or a model or test failed): "
+                                "this step rebuilds its tables in full (--full-refresh), so none is left half-updated")
+        every_model = {key.path[-1] for key in context.assets_def.node_keys_by_output_name.values()}  # not only the selected
+        views = view_versions(manifest, dbt_vars(settings), every_model)
+        selection, recreated = _with_views_to_create(context, con, manifest, selection, views,
+                                                     built_views(settings.data_dir))
+        created: dict[str, str] = {}
+        args = dbt_build_args(settings, selection, indirect, full_refresh=bool(outdated) or interrupted)
+        mark_build(settings.data_dir, context.op.name, finished=False)
+        try:
+            for raw in stream_events(args, settings, PROJECT_ROOT):
+                node = raw["data"]["node_info"]
+                statuses[f"{node['resource_type']}s {node['node_status']}"] += 1
+                if node["node_status"] not in ("success", "pass"):  # one line per node would be an event each
+                    context.log.warning(f"dbt: {raw['info']['msg'].strip()}")
+                elif node["node_name"] in views and node["resource_type"] == "model":
+                    created[node["node_name"]] = views[node["node_name"]]
+                message = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
+                for event in message.to_default_asset_events(manifest, translator, context, project=project):
+                    if _is_about(context, event, recreated):
+                        continue  # a view outside this run's selection: dbt created it, the run does not report it
+                    if isinstance(event, dg.Output):
+                        node = manifest["nodes"][raw["data"]["node_info"]["unique_id"]]
+                        event = event.with_metadata({**event.metadata, **_table_metadata(
+                            con, node, node["config"]["materialized"])})
+                    yield event
+        finally:
+            record_views(settings.data_dir, created)
+        mark_build(settings.data_dir, context.op.name, finished=True)  # not reached when dbt failed
         if inputs and not any(what.endswith(("error", "fail")) for what in statuses):
             record_build(settings.data_dir, inputs, job, skipped=False)
     context.log.info("dbt: " + ", ".join(f"{count} {what}" for what, count in sorted(statuses.items())))
+
+
+def _with_views_to_create(context, con, manifest, selection: list[str], views: dict[str, str],
+                          built: dict[str, str]) -> tuple[list[str], set[dg.AssetKey]]:
+    """A refresh leaves the views out (jobs.py): rows that arrive reach a view when it is read. A view
+    whose SQL changed since it was created (an upgrade, a changed setting) or that is missing is
+    created again first, so the tables after it read the new one. Returns the dbt selection and
+    the keys of the views added to it."""
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    stale = views_to_create(con, manifest, {n: v for n, v in views.items() if n not in selected}, built)
+    if not stale or selection[:1] != ["--select"]:
+        return selection, set()
+    context.log.info(f"dbt: the views {', '.join(stale)} are created again first: their SQL changed since they "
+                     "were, or they are missing")
+    keys = {key for key in context.assets_def.node_keys_by_output_name.values() if key.path[-1] in stale}
+    return ["--select", " ".join([*selection[1:], *stale])], keys
+
+
+def _is_about(context, event, keys: set[dg.AssetKey]) -> bool:
+    """Is this dagster-dbt event a materialization or check of one of `keys`?"""
+    if isinstance(event, dg.Output):
+        return context.assets_def.node_keys_by_output_name.get(event.output_name) in keys
+    return getattr(event, "asset_key", None) in keys
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), exclude=MOOD_MODELS,
@@ -165,6 +236,17 @@ def dbt_core_models(context: dg.AssetExecutionContext):
 def dbt_mood_models(context: dg.AssetExecutionContext):
     """Models that need track moods: next-track tables, genre profiles by mood, drift."""
     yield from _build(context)
+
+
+def checks_reading(model_names: set[str]) -> list[dg.AssetCheckKey]:
+    """The asset checks (dbt tests) that read any of these models, whichever model they are on."""
+    manifest = _manifest()
+    uids = {uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"
+            and node["name"] in model_names}
+    return [dg.AssetCheckKey(dbt_model_key(manifest["nodes"][node["attached_node"]]["name"]), node["name"])
+            for node in manifest["nodes"].values()
+            if node["resource_type"] == "test" and node.get("attached_node") in manifest["nodes"]
+            and uids & set(node["depends_on"]["nodes"]) and "logic" not in node["tags"]]
 
 
 def dbt_model_key(name: str) -> dg.AssetKey:
