@@ -32,6 +32,24 @@ def test_unknown_timezone_names_the_setting(env, monkeypatch):
         load_settings()
 
 
+def test_duckdb_is_asked_once_per_zone_and_a_zone_it_lacks_is_refused_every_time(env, monkeypatch):
+    import duckdb
+
+    from warehouse import settings as module
+
+    module._duckdb_knows.cache_clear()
+    asked = []
+    real_connect = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: asked.append(a) or real_connect(*a, **k))
+    for _ in range(3):  # a run loads its settings about ten times
+        load_settings()
+    assert len(asked) == 1
+    monkeypatch.setenv("SPOTIFY_BRAIN_TIMEZONE", "posix/Europe/Berlin")  # Python knows it, DuckDB does not
+    for _ in range(2):
+        with pytest.raises(SettingsError, match="not one DuckDB knows"):
+            load_settings()
+
+
 def test_unwritable_warehouse_path_names_the_setting(env, monkeypatch):
     blocker = env / "not-a-folder"
     blocker.write_text("a file where a folder should be")

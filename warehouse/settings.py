@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,18 +34,23 @@ LISTENER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 def check_timezone(value: str) -> str:
     """An IANA name both Python (the export) and DuckDB (dbt's local hours) know; ValueError if not."""
-    import duckdb
-
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown IANA timezone {value!r} (e.g. 'Europe/Berlin')") from None
-    with duckdb.connect() as con:
-        known = con.execute("select count(*) from pg_timezone_names() where name = ?", [value]).fetchone()[0]
-    if not known:
+    if not _duckdb_knows(value):
         raise ValueError(f"timezone {value!r} is not one DuckDB knows (dbt computes local hours there); "
                          "use the plain IANA name, e.g. 'Europe/Berlin'")
     return value
+
+
+@lru_cache(maxsize=64)
+def _duckdb_knows(timezone: str) -> bool:
+    """Asked once per process and zone: a run loads its settings about ten times, 25 ms a query."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return bool(con.execute("select count(*) from pg_timezone_names() where name = ?", [timezone]).fetchone()[0])
 
 
 def check_listener_id(value: str) -> str:
