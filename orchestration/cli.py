@@ -280,6 +280,9 @@ def entry() -> None:
     """The console script. Exits without the interpreter's teardown of dbt's and Dagster's object
     graphs (a second and more of a person's wait, and nothing left to do by then: connections are
     closed, files written by rename, run records committed); exit handlers and logs still run."""
+    from orchestration.heap import freeze_when_loaded
+
+    freeze_when_loaded()
     code = main()
     atexit._run_exitfuncs()
     logging.shutdown()

@@ -119,6 +119,8 @@ def parsed_project(project_dir: Path, warehouse: str, vars_json: str, memory_lim
     (partially, from target/partial_parse.msgpack, when nothing changed)."""
     from dbt.cli.main import dbtRunner
 
+    from orchestration.heap import loaded
+
     args = ["parse", "--quiet", "--vars", vars_json, *project_args(project_dir)]
     # on a fresh thread: dbt's behaviour flags call inspect.stack() as the adapter starts, which
     # walks (and reads the source of) every frame; under a Dagster step that was 0.3 s
@@ -126,6 +128,7 @@ def parsed_project(project_dir: Path, warehouse: str, vars_json: str, memory_lim
         result = pool.submit(dbtRunner().invoke, args).result()
     if not result.success:
         raise DbtStepError(f"dbt could not parse the project in {project_dir}: {result.exception}")
+    loaded()  # the manifest
     return result.result
 
 

@@ -152,10 +152,12 @@ def run_job(job_name: str, settings: Settings) -> bool:
     from orchestration.project import ensure_manifest
 
     ensure_manifest(settings)
+    from orchestration.heap import loaded
     from orchestration.jobs import SHARED_JOBS
     from orchestration.sensors import prune_runs
     from warehouse.connection import job_lock
 
+    loaded()  # Dagster and the definitions
     shared, per_listener = SHARED_JOBS[job_name]
     started = time.monotonic()
     with dagster_instance() as instance, job_lock(settings.warehouse, settings.writer_lock_timeout_s):

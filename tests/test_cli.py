@@ -16,3 +16,20 @@ def test_a_first_run_that_fails_ends_with_its_own_message_not_a_traceback(env, d
     assert "ingest FAILED: the Spotify pull failed for demo: SPOTIFY_REFRESH_TOKEN is not set" in captured.err
     assert "nothing built yet" in captured.out
     assert "Traceback" not in captured.out + captured.err and "CatalogException" not in captured.out + captured.err
+
+
+def test_only_the_console_script_freezes_what_it_loaded(monkeypatch):
+    import gc
+
+    from orchestration import heap
+
+    before = gc.get_freeze_count()
+    heap.loaded()  # a process running many commands (this one): earlier commands' garbage stays collectable
+    assert gc.get_freeze_count() == before
+    monkeypatch.setattr(heap, "_freeze", False)
+    heap.freeze_when_loaded()  # what `spotify-brain` does first
+    try:
+        heap.loaded()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
