@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,13 @@ def test_the_benchmark_runs_on_a_fresh_checkout_and_writes_every_documented_figu
     assert size["plays"] == 400
     for command in ("import", "full_retrain_first", "full_retrain", "refresh", "refresh_nothing_new"):
         assert size[command]["s"] > 0 and size[command]["peak_mb"] > 0
-        assert size[f"{command}_over_floor"] == pytest.approx(size[command]["s"] / floor["s"], abs=0.01)
+        timing = size[command]
+        floors = timing["floor_runs_s"] if "floor_runs_s" in timing else [timing["floor_s"]]
+        runs = timing.get("runs_s", [timing["s"]])
+        assert len(floors) == len(runs) and min(floors) > 0
+        # each run held to the definitions load timed just before it, not to the floor at the start
+        assert size[f"{command}_over_floor"] == pytest.approx(
+            statistics.median(run / floor_s for run, floor_s in zip(runs, floors)), abs=0.01)
     assert size["warehouse_mb"] > 0 and size["target_mb"] > 0 and size["dagster_home_mb"] > 0
     assert set(size["models"]) == {"next_mood", "session_start"}
     for model in size["models"].values():

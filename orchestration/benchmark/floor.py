@@ -12,12 +12,15 @@ from orchestration.benchmark.folders import BIN, Folder, best, timed
 from orchestration.project import PROJECT_ROOT, dbt_executable
 
 
+# ended as a command ends (cli.entry): without the interpreter's teardown of Dagster's and dbt's
+# objects, which no command pays (0.9 s here; with it, every ratio read about a quarter kinder)
+DEFINITIONS_LOAD = [str(BIN / "python"), "-c", "import os, orchestration.definitions; os._exit(0)"]
+
+
 def measure_floor(root: Path, repeats: int) -> dict:
-    """The definitions load (`s`, the floor every ratio is against) and the tools' other start-ups."""
+    """The definitions load (`s`, the floor printed first) and the tools' other start-ups."""
     folder = Folder(root)
-    # ended as a command ends (cli.entry): without the interpreter's teardown of Dagster's and dbt's
-    # objects, which no command pays (0.9 s here; with it, every ratio read about a quarter kinder)
-    python = [str(BIN / "python"), "-c", "import os, orchestration.definitions; os._exit(0)"]
+    python = DEFINITIONS_LOAD
     dbt = dbt_executable()
     project = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
     (root / "warehouse").mkdir()
@@ -29,3 +32,11 @@ def measure_floor(root: Path, repeats: int) -> dict:
     figures["tools_startup_total_s"] = round(sum(part["s"] for part in figures.values()), 2)
     figures["s"] = figures["definitions_load"]["s"]
     return figures
+
+
+def against_floor(folder: Folder, *args: str) -> dict:
+    """One timed command, and the definitions load timed just before it in the same folder: this
+    machine's speed drifted by a third within an hour, so each run is held to its own moment's floor."""
+    floor_s = timed(DEFINITIONS_LOAD, folder.root, folder.env)["s"]
+    timing = folder.command(*args)
+    return timing | {"floor_s": floor_s, "over_floor": round(timing["s"] / floor_s, 2)}

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+from orchestration.benchmark.floor import against_floor
 from orchestration.benchmark.folders import Folder, best
 
 
@@ -22,20 +23,20 @@ def measure_size(root: Path, plays: int, repeats: int, refresh_plays: int) -> di
     # kept where the command's data dir is, so its runs are measured against the generator too
     save_truth(truth, build_catalog(42), truth_path(root / folder.env["SPOTIFY_BRAIN_DATA_DIR"], folder.listener))
     figures: dict = {"plays": plays}
-    figures["import"] = folder.command("import", "my_spotify_data")
-    figures["full_retrain_first"] = folder.command("run", "--job", "full_retrain")
+    figures["import"] = against_floor(folder, "import", "my_spotify_data")
+    figures["full_retrain_first"] = against_floor(folder, "run", "--job", "full_retrain")
     figures["models"] = model_figures(root / folder.env["SPOTIFY_BRAIN_WAREHOUSE"], folder.listener)
-    figures["full_retrain"] = best([folder.command("run", "--job", "full_retrain")
+    figures["full_retrain"] = best([against_floor(folder, "run", "--job", "full_retrain")
                                      for _ in range(max(1, repeats - 1))])
     refreshes = []
     for number in range(repeats):
         new = root / f"new_{number}"
         write_new_plays(new, refresh_plays, DEFAULT_END + timedelta(days=3 * number))
         folder.command("import", str(new))
-        refreshes.append(folder.command("run", "--job", "refresh"))
+        refreshes.append(against_floor(folder, "run", "--job", "refresh"))
     figures["refresh"] = best(refreshes)
     # then nothing new: a refresh that finds nothing builds nothing (warehouse/build_inputs.py)
-    figures["refresh_nothing_new"] = best([folder.command("run", "--job", "refresh") for _ in range(repeats)])
+    figures["refresh_nothing_new"] = best([against_floor(folder, "run", "--job", "refresh") for _ in range(repeats)])
     figures |= folder.disk_mb()
     return figures
 
