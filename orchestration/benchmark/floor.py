@@ -11,7 +11,6 @@ from pathlib import Path
 from orchestration.benchmark.folders import BIN, Folder, best, timed
 from orchestration.project import PROJECT_ROOT, dbt_executable
 
-
 # ended as a command ends (cli.entry): without the interpreter's teardown of Dagster's and dbt's
 # objects, which no command pays (0.9 s here; with it, every ratio read about a quarter kinder)
 DEFINITIONS_LOAD = [str(BIN / "python"), "-c", "import os, orchestration.definitions; os._exit(0)"]
