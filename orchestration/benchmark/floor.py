@@ -19,11 +19,10 @@ DEFINITIONS_LOAD = [str(BIN / "python"), "-c", "import os, orchestration.definit
 def measure_floor(root: Path, repeats: int) -> dict:
     """The definitions load (`s`, the floor printed first) and the tools' other start-ups."""
     folder = Folder(root)
-    python = DEFINITIONS_LOAD
     dbt = dbt_executable()
     project = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
     (root / "warehouse").mkdir()
-    parts = {"definitions_load": python, "dbt_version": [dbt, "--version"],
+    parts = {"definitions_load": DEFINITIONS_LOAD, "dbt_version": [dbt, "--version"],
              "dbt_build_nothing": [dbt, "build", "--select", "tag:selects_nothing", "--quiet", *project]}
     figures = {}
     for name, args in parts.items():  # in the folder, with the commands' own settings: dbt's best case
@@ -35,7 +34,7 @@ def measure_floor(root: Path, repeats: int) -> dict:
 
 def against_floor(folder: Folder, *args: str) -> dict:
     """One timed command, and the definitions load timed just before it in the same folder: this
-    machine's speed drifted by a third within an hour, so each run is held to its own moment's floor."""
+    machine's speed drifted by up to 40% within an hour, so each run is held to its own moment's floor."""
     floor_s = timed(DEFINITIONS_LOAD, folder.root, folder.env)["s"]
     timing = folder.command(*args)
     return timing | {"floor_s": floor_s, "over_floor": round(timing["s"] / floor_s, 2)}
