@@ -4,6 +4,7 @@ the rolling-origin choice inside the training part."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 from scipy.optimize import minimize
@@ -13,6 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ml.parallel import run_all
 
 ROLLING_ORIGIN_FOLDS = 3
 # crossed categories (a level per pair) only with this many training rows: on a shorter history
@@ -236,18 +239,23 @@ class Selection:
 
 def rolling_origin_scores(predictors: dict, frame: dict, loss, n_rows: int) -> dict[str, float | None]:
     """Each predictor's mean loss over rolling-origin folds of the rows (each fold trains on the
-    past and scores the block after it); None where it could be judged on no fold."""
+    past and scores the block after it); None where it could be judged on no fold. The fits of
+    every predictor and fold run side by side (ml/parallel.py)."""
     folds = list(TimeSeriesSplit(n_splits=ROLLING_ORIGIN_FOLDS).split(np.arange(n_rows)))
+
+    def fold_loss(make, fit_rows: np.ndarray, score_rows: np.ndarray) -> float | None:
+        try:
+            return loss(make().fit(take(frame, fit_rows)), take(frame, score_rows))
+        except ValueError:  # e.g. a fold with one class only: the candidate cannot be judged there
+            return None
+
+    # the largest folds first, so the last fits to finish are the short ones
+    names = [name for _ in folds for name in predictors]
+    losses = run_all([partial(fold_loss, make, *fold) for fold in reversed(folds) for make in predictors.values()])
     scores = {}
-    for name, make in predictors.items():
-        losses = []
-        for fit_rows, score_rows in folds:
-            fit_part, score_part = take(frame, fit_rows), take(frame, score_rows)
-            try:
-                losses.append(loss(make().fit(fit_part), score_part))
-            except ValueError:  # e.g. a fold with one class only: the candidate cannot be judged there
-                continue
-        scores[name] = float(np.mean(losses)) if losses else None
+    for name in predictors:
+        judged = [value for job_name, value in zip(names, losses) if job_name == name and value is not None]
+        scores[name] = float(np.mean(judged)) if judged else None
     return scores
 
 

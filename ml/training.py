@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from ml.candidates import CANDIDATES, Candidate, Columns, LearnedModel, rolling_origin_select, take
 from ml.oracle import Oracle, with_gap
+from ml.parallel import run_all
 from ml.registry import ModelRun, make_run_id, save_run
 
 HOLDOUT_FRACTION = 0.2
@@ -202,7 +203,9 @@ def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str
         notes.append(selection.reason)
     trained = selection is not None and selection.chosen is not None
     if trained:
-        model = task.candidate(selection.candidate).fit(train)
+        # its fit on every row is made beside the holdout's (ml/parallel.py): served if it wins
+        model, model_on_all = run_all([lambda: task.candidate(selection.candidate).fit(train),
+                                       lambda: task.candidate(selection.candidate).fit(frame)])
         model_metrics = {task.train_metric: task.train_figure(model, train), "train_log_loss": task.loss(model, train),
                          **task.evaluate(model, train, val)}
     elif not learn:
@@ -224,9 +227,11 @@ def train_and_store(task: Task, con: duckdb.DuckDBPyConnection, listener_id: str
     if figures:
         figures = with_gap(figures, model_metrics, baselines)
     # the served predictor is refitted on all rows, so it knows the most recent listening
-    served = (task.candidate(selection.candidate) if choice.served == "model"
-              else task.baseline(choice.served.removesuffix("_baseline")))
-    served = served.fit(frame) if n else task.without_data(served)
+    if choice.served == "model":
+        served = model_on_all
+    else:
+        served = task.baseline(choice.served.removesuffix("_baseline"))
+        served = served.fit(frame) if n else task.without_data(served)
     task.finish(served, choice, model_metrics, baselines)
     params = {**PARAMS, **task.params(), "min_train_rows": task.min_train_rows, "min_train_days": MIN_TRAIN_DAYS,
               "features": task.columns.names(),

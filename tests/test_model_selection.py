@@ -3,6 +3,7 @@ that loses to a baseline in rolling origin is not chosen, a short history is ser
 and overfitting is reported. Synthetic frames: what real listeners taught us (little to learn,
 a fortnight of plays, a holdout far worse than training) written small."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -11,9 +12,9 @@ import pytest
 
 from ml import next_mood
 from ml.baselines import MajorityBaseline, PersistenceBaseline
-from ml.candidates import Candidate, OffsetLogistic, log_proba_columns, rolling_origin_select
+from ml.candidates import CANDIDATES, Candidate, OffsetLogistic, log_proba_columns, rolling_origin_select
 from ml.metrics import multiclass_metrics
-from ml.registry import ModelRun
+from ml.registry import ModelRun, load_artifact
 from ml.training import train_and_store
 from orchestration.assets.ml import overfitting_check
 from warehouse.schema import ensure_schema
@@ -135,3 +136,27 @@ def test_a_model_whose_log_loss_grows_far_more_than_the_baselines_to_the_holdout
     # a listener who was quiet in the training part: every predictor does worse on the holdout
     assert overfitting_check(_run(0.02, 0.33, baseline=(0.03, 0.56))).passed
     assert overfitting_check(_run(None, None)).passed and overfitting_check(None).passed
+
+
+def test_fits_side_by_side_choose_and_score_as_one_at_a_time(tmp_path, monkeypatch):
+    """Rolling origin's fits, and the holdout's beside the served one's, run on a thread per core
+    (ml/parallel.py): no fit may see another's state, so one thread and two store the same run."""
+    frame = _mood_frame(days=60, per_day=40, rule="hour")
+    runs = {}
+    for threads in (1, 2):
+        monkeypatch.setattr("ml.parallel.cores", lambda threads=threads: threads)
+        runs[threads] = _train(tmp_path / str(threads), dict(frame))
+    one, two = runs[1], runs[2]
+    assert one.served == two.served == "model" and one.params["chosen"] == two.params["chosen"]
+    for name, score in one.params["rolling_origin_log_loss"].items():
+        assert two.params["rolling_origin_log_loss"][name] == pytest.approx(score, rel=1e-9)
+    assert two.metrics["log_loss"] == pytest.approx(one.metrics["log_loss"], rel=1e-9)
+    assert two.metrics["train_log_loss"] == pytest.approx(one.metrics["train_log_loss"], rel=1e-9)
+    # what is served is the chosen candidate fitted on every row, not the holdout's fit
+    task, rows = next_mood.NextMoodTask(CLASSES), dict(frame)
+    task.labels(rows)
+    chosen = CANDIDATES[two.params["chosen"]]
+    on_all = task.candidate(replace(chosen, offset=two.params["offset_baseline"]) if chosen.kind == "offset"
+                            else chosen).fit(rows)
+    served = load_artifact({"run_id": two.run_id, "artifact_path": two.artifact_path})
+    assert np.allclose(served.predict_proba(rows), on_all.predict_proba(rows))
