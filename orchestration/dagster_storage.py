@@ -1,5 +1,5 @@
-"""Dagster's SQLite run and event storages, with their database connections kept open and a
-deleted run's event file removed. Configured in orchestration/dagster.yaml; the
+"""Dagster's SQLite run and event storages, with their database connections kept open, synced to
+disk at checkpoints rather than at every event, and a deleted run's event file removed. Configured in orchestration/dagster.yaml; the
 files and their layout under DAGSTER_HOME are Dagster's own, so an existing home reads as before.
 
 Why: Dagster's SQLite storages build a new SQLAlchemy engine and connection for every read and
@@ -57,6 +57,7 @@ class PooledSqliteRunStorage(SqliteRunStorage):
 
     def __init__(self, conn_string: str, inst_data=None):
         self._engine = create_engine(conn_string)
+        event.listen(self._engine, "connect", _sync_at_checkpoints)
         super().__init__(conn_string, inst_data)
 
     @contextmanager
@@ -71,6 +72,14 @@ class PooledSqliteRunStorage(SqliteRunStorage):
 
 def _small_pages(dbapi_connection, _record) -> None:
     dbapi_connection.execute(f"PRAGMA page_size = {RUN_FILE_PAGE_BYTES}")
+
+
+def _sync_at_checkpoints(dbapi_connection, _record) -> None:
+    # Dagster's files are in WAL mode, where SQLite's default syncs the disk at every commit: an
+    # event is a commit, and those syncs were 0.8 s of a 2,000-play retrain's 340 events. NORMAL
+    # syncs at checkpoints only: a crash of the process loses nothing, a power cut at most the
+    # last events, and neither corrupts the file (SQLite's documented guarantee for WAL)
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -109,6 +118,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             return engines[shard]
         engines[shard] = engine = create_engine(self.conn_string_for_shard(shard),
                                                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        event.listen(engine, "connect", _sync_at_checkpoints)
         if shard != INDEX_SHARD_NAME:
             event.listen(engine, "connect", _small_pages)
         run_files = [name for name in engines if name != INDEX_SHARD_NAME]
