@@ -94,6 +94,22 @@ def test_dbt_args_carry_the_session_gap_setting(env, monkeypatch):
         '"stats_min_play_ms": 0}']
 
 
+def test_scheduled_dbt_steps_log_each_node_not_each_statement_unless_asked(env, monkeypatch):
+    """dbt's file log at info (each node's start, result and error): its debug lines, the SQL of
+    every statement, cost a second a retrain; DBT_LOG_LEVEL_FILE brings them back."""
+    import os
+
+    from orchestration.dbt_runner import dbt_environment
+
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "unset")  # restored after the test, whatever the environment had
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE")
+    dbt_environment(load_settings())
+    assert os.environ["DBT_LOG_LEVEL_FILE"] == "info"
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    dbt_environment(load_settings())
+    assert os.environ["DBT_LOG_LEVEL_FILE"] == "debug"
+
+
 def test_every_asset_says_what_it_is(defs):
     """A description of what each asset is, never its SQL (the Translator shows no SQL)."""
     graph = defs.resolve_asset_graph()
