@@ -110,6 +110,24 @@ def test_scheduled_dbt_steps_log_each_node_not_each_statement_unless_asked(env, 
     assert os.environ["DBT_LOG_LEVEL_FILE"] == "debug"
 
 
+def test_a_command_s_parse_rewrites_the_manifest_only_when_a_project_file_is_newer(env, dbt_manifest):
+    """Every command parses the project once (in process, for its dbt steps): an unchanged
+    manifest is left as it is, one older than a project file is written again."""
+    import os
+
+    from orchestration.dbt_runner import dbt_environment, dbt_vars, parsed_project
+
+    settings = load_settings()
+    dbt_environment(settings)
+    parse = (dbt_manifest.parents[1], str(settings.warehouse.resolve()), dbt_vars(settings), settings.duckdb_memory_limit)
+    written = dbt_manifest.stat().st_mtime_ns
+    parsed_project.__wrapped__(*parse)  # not the process's cached parse
+    assert dbt_manifest.stat().st_mtime_ns == written
+    os.utime(dbt_manifest, ns=(written, 10**18))  # 2001: older than every project file
+    parsed_project.__wrapped__(*parse)
+    assert dbt_manifest.stat().st_mtime_ns > 10**18
+
+
 def test_every_asset_says_what_it_is(defs):
     """A description of what each asset is, never its SQL (the Translator shows no SQL)."""
     graph = defs.resolve_asset_graph()
