@@ -31,10 +31,14 @@ def _one_openmp_thread() -> None:
 
 def run_all(calls: list[Callable[[], T]], workers: int | None = None) -> list[T]:
     """Each call's result, in order; up to `workers` (default: the cores) at a time. The first
-    exception (in call order) is raised here, once every call has run."""
+    exception met (in call order, or an interrupt) is raised here once the running calls end;
+    the calls not started by then never are."""
     workers = min(workers or cores(), len(calls))
     if workers <= 1:
         return [call() for call in calls]
-    with ThreadPoolExecutor(workers, thread_name_prefix="fit", initializer=_one_openmp_thread) as pool:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="fit", initializer=_one_openmp_thread)
+    try:
         futures = [pool.submit(call) for call in calls]
         return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -160,3 +160,25 @@ def test_fits_side_by_side_choose_and_score_as_one_at_a_time(tmp_path, monkeypat
                             else chosen).fit(rows)
     served = load_artifact({"run_id": two.run_id, "artifact_path": two.artifact_path})
     assert np.allclose(served.predict_proba(rows), on_all.predict_proba(rows))
+
+
+def test_a_failing_fit_stops_the_fits_not_yet_started():
+    """An error (or Ctrl-C) in one fit of rolling origin's eighteen is raised without waiting
+    for the rest of them to run."""
+    import time
+
+    from ml.parallel import run_all
+
+    ran = []
+
+    def fit(number: int):
+        if number == 0:
+            raise ValueError("this fold could not be fitted")
+        time.sleep(0.05)
+        ran.append(number)
+        return number
+
+    with pytest.raises(ValueError, match="could not be fitted"):
+        run_all([lambda number=number: fit(number) for number in range(20)], workers=2)
+    assert len(ran) < 5
+    assert run_all([lambda number=number: fit(number) for number in range(1, 6)], workers=2) == [1, 2, 3, 4, 5]
