@@ -1,6 +1,7 @@
 """Dagster's SQLite run and event storages, with their database connections kept open, synced to
-disk at checkpoints rather than at every event, and a deleted run's event file removed. Configured in orchestration/dagster.yaml; the
-files and their layout under DAGSTER_HOME are Dagster's own, so an existing home reads as before.
+disk at checkpoints rather than at every event, and a deleted run's event file removed.
+Configured in orchestration/dagster.yaml; the files and their layout under DAGSTER_HOME are
+Dagster's own, so an existing home reads as before.
 
 Why: Dagster's SQLite storages build a new SQLAlchemy engine and connection for every read and
 write. A full retrain stores about 340 events (a dbt model is a materialization, a dbt test an
