@@ -173,8 +173,8 @@ def stream_events(args: list[str], settings: Settings, project_dir: Path) -> Ite
         try:
             runner = dbtRunner(manifest=manifest, callbacks=[on_event])
             # dbt's own console log stays quiet: the step reports from the events (logs/dbt.log keeps the rest);
-            # no manifest.json/run_results.json rewritten (a third of a second): the parse wrote the
-            # manifest, and the results are the events
+            # no manifest.json/run_results.json rewritten (a third of a second): the manifest is the
+            # parse's (parsed_project), and the results are the events
             outcome["result"] = runner.invoke([*args, "--quiet", "--no-write-json", *project_args(project_dir)])
         finally:
             release_warehouse()
