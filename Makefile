@@ -28,16 +28,20 @@ manifest: setup
 demo: setup
 	SPOTIFY_BRAIN_INGEST_SOURCE=demo $(BIN)/spotify-brain run --job full_retrain
 
+# on two workers (the two cores CI has), a test file per worker at a time so a module's shared
+# fixtures are built once; each worker has its own dbt target/ (tests/conftest.py)
+PYTEST := $(BIN)/pytest -n 2 --dist loadfile
+
 # the second README command: the default (fast) test suite
 test: manifest
-	$(BIN)/pytest
+	$(PYTEST)
 
 # the tests marked slow, which CI runs after the fast suite
 test-slow: manifest
-	$(BIN)/pytest -m slow
+	$(PYTEST) -m slow
 
 test-all: manifest
-	$(BIN)/pytest -m ''
+	$(PYTEST) -m ''
 
 validate: manifest
 	$(BIN)/dagster definitions validate -m orchestration.definitions

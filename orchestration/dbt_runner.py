@@ -124,11 +124,11 @@ def parsed_project(project_dir: Path, warehouse: str, vars_json: str, memory_lim
     from dbt.cli.main import dbtRunner
 
     from orchestration.heap import loaded
-    from orchestration.project import manifest_is_stale
+    from orchestration.project import manifest_is_stale, target_dir
 
     # target/manifest.json (what the definitions are built from) is rewritten only when a project
     # file is newer: rewriting an unchanged one was half a second of every command (0.77 s against 0.24)
-    fresh = not manifest_is_stale(project_dir / "target" / "manifest.json")
+    fresh = not manifest_is_stale(target_dir(project_dir) / "manifest.json")
     args = ["parse", "--quiet", *(["--no-write-json"] if fresh else []), "--vars", vars_json, *project_args(project_dir)]
     # on a fresh thread: dbt's behaviour flags call inspect.stack() as the adapter starts, which
     # walks (and reads the source of) every frame; under a Dagster step that was 0.3 s

@@ -10,12 +10,32 @@ import duckdb
 import pytest
 
 from ingest.demo.generator import generate_demo_batches
-from orchestration.project import PROJECT_ROOT
+from orchestration.project import PROJECT_ROOT, target_dir
 from warehouse.loaders import ensure_listener, load_batch
 from warehouse.schema import ensure_schema
 from warehouse.settings import load_settings
 
 SMALL_DEMO_DAYS = 45
+
+
+def _own_target_per_worker() -> None:
+    """Under `pytest -n` (pytest-xdist) each worker gets its own dbt target folder, target/<worker>:
+    dbt rewrites the manifest and its compiled SQL there as tests run, and a worker must never
+    read another's half-written manifest. It starts from the main one, so modules that load the
+    definitions when collected find a manifest."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    main = target_dir()
+    os.environ["DBT_TARGET_PATH"] = f"target/{worker}"
+    own = target_dir()
+    own.mkdir(parents=True, exist_ok=True)
+    for name in ("manifest.json", "partial_parse.msgpack"):
+        if (main / name).exists() and not (own / name).exists():
+            shutil.copy2(main / name, own / name)
+
+
+_own_target_per_worker()  # before any test module builds the dbt project from the manifest
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +45,7 @@ def dbt_manifest() -> Path:
 
     result = dbt(PROJECT_ROOT / "warehouse" / "unused.duckdb", "parse", "--quiet")
     assert result.returncode == 0, result.stdout
-    return PROJECT_ROOT / "target" / "manifest.json"
+    return target_dir() / "manifest.json"
 
 
 def isolate(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
@@ -75,6 +95,11 @@ def con(tmp_path):
 @pytest.fixture
 def demo_warehouse(env: Path) -> Path:
     """A warehouse with the raw tables holding a small demo listener (nothing built yet)."""
+    return land_small_demo()
+
+
+def land_small_demo() -> Path:
+    """The small demo listener in the raw tables of the warehouse the settings name."""
     settings = load_settings()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse))

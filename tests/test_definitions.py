@@ -116,10 +116,11 @@ def test_a_command_s_parse_rewrites_the_manifest_only_when_a_project_file_is_new
     import os
 
     from orchestration.dbt_runner import dbt_environment, dbt_vars, parsed_project
+    from orchestration.project import PROJECT_ROOT
 
     settings = load_settings()
     dbt_environment(settings)
-    parse = (dbt_manifest.parents[1], str(settings.warehouse.resolve()), dbt_vars(settings), settings.duckdb_memory_limit)
+    parse = (PROJECT_ROOT, str(settings.warehouse.resolve()), dbt_vars(settings), settings.duckdb_memory_limit)
     written = dbt_manifest.stat().st_mtime_ns
     parsed_project.__wrapped__(*parse)  # not the process's cached parse
     assert dbt_manifest.stat().st_mtime_ns == written

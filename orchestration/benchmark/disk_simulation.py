@@ -14,7 +14,7 @@ from pathlib import Path
 from ingest.demo.catalog import build_catalog
 from orchestration.benchmark.disk import DISK_LINE
 from orchestration.benchmark.folders import mb
-from orchestration.project import PROJECT_ROOT
+from orchestration.project import target_dir
 from orchestration.runner import dagster_instance, run_job
 from orchestration.sensors import prune_runs
 from warehouse.connection import write_connection
@@ -43,7 +43,7 @@ def main(refreshes: int, per_day: int, end: str) -> None:
         prune_on_the_simulated_clock(settings, started, per_day)
         if (number + 1) % per_day == 0 or number + 1 == refreshes:
             print(DISK_LINE + json.dumps({"refreshes": number + 1, "warehouse_mb": mb(Path("warehouse")),
-                                          "target_mb": mb(PROJECT_ROOT / "target"),
+                                          "target_mb": mb(target_dir()),
                                           "dagster_home_mb": mb(Path(os.environ["DAGSTER_HOME"])),
                                           "refresh_s_median": sorted(seconds)[len(seconds) // 2]}), flush=True)
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from orchestration.project import PROJECT_ROOT
+from orchestration.project import target_dir
 from orchestration.runner import prepare_home
 
 BIN = Path(sys.executable).parent
@@ -39,7 +39,7 @@ class Folder:
         return timed([str(BIN / "spotify-brain"), *args], self.root, self.env, check)
 
     def disk_mb(self) -> dict:
-        return {"warehouse_mb": mb(self.root / "warehouse"), "target_mb": mb(PROJECT_ROOT / "target"),
+        return {"warehouse_mb": mb(self.root / "warehouse"), "target_mb": mb(target_dir()),
                 "dagster_home_mb": mb(self.root / "dagster_home")}
 
 
