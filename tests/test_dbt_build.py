@@ -1,20 +1,36 @@
 """`dbt build` from the repo root on a small demo warehouse: models, data tests and unit tests."""
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from conftest import isolate, land_small_demo
 from helpers import dbt
 from ingest.demo.generator import generate_demo_batches
 from warehouse.loaders import load_batch
+from warehouse.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory, dbt_manifest) -> Path:
+    """The small demo warehouse, built once for the module (a build is most of each test's time)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate(monkeypatch, tmp_path_factory.mktemp("built"))
+        warehouse = land_small_demo().resolve()
+        result = dbt(warehouse, "build")
+    assert result.returncode == 0, result.stdout[-4000:]
+    return warehouse
 
 
 @pytest.fixture
-def built(demo_warehouse: Path) -> Path:
-    result = dbt(demo_warehouse, "build")
-    assert result.returncode == 0, result.stdout[-4000:]
-    return demo_warehouse
+def built(env: Path, built_once: Path) -> Path:
+    """The test's own copy of the built warehouse, where its settings put the warehouse."""
+    warehouse = load_settings().warehouse
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(built_once, warehouse)
+    return warehouse
 
 
 def test_dbt_build_passes_and_fills_the_marts(built):
@@ -98,12 +114,12 @@ def test_dbt_docs_document_every_model_and_every_column_the_export_reads(built):
     column of the built warehouse has a description, above all those the export reads."""
     import json
 
-    from orchestration.project import PROJECT_ROOT
+    from orchestration.project import target_dir
 
     result = dbt(built, "docs", "generate")
     assert result.returncode == 0, result.stdout[-3000:]
-    catalog = json.loads((PROJECT_ROOT / "target" / "catalog.json").read_text())
-    manifest = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())
+    catalog = json.loads((target_dir() / "catalog.json").read_text())
+    manifest = json.loads((target_dir() / "manifest.json").read_text())
     models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
     assert [node["name"] for node in models.values() if not node["description"].strip()] == []
     undocumented = [f"{models[uid]['name']}.{column}" for uid, table in catalog["nodes"].items() if uid in models
