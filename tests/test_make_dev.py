@@ -82,6 +82,7 @@ def dagster_dev(tmp_path):
         print((tmp_path / "make-dev.log").read_text()[-3000:])
 
 
+@pytest.mark.slow  # a webserver, a daemon and a code server started for real: two minutes
 def test_make_dev_serves_the_code_location_and_a_launched_refresh_succeeds(dagster_dev):
     port, folder = dagster_dev
     repositories = _graphql(port, """query { repositoriesOrError { ... on RepositoryConnection {
