@@ -21,8 +21,8 @@ SMALL_DEMO_DAYS = 45
 def _own_target_per_worker() -> None:
     """Under `pytest -n` (pytest-xdist) each worker gets its own dbt target folder, target/<worker>:
     dbt rewrites the manifest and its compiled SQL there as tests run, and a worker must never
-    read another's half-written manifest. It starts from the main one, so modules that load the
-    definitions when collected find a manifest."""
+    read another's half-written manifest. It starts from the main one (unless it has a newer one
+    of its own), so modules that load the definitions when collected find the current manifest."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return
@@ -31,8 +31,9 @@ def _own_target_per_worker() -> None:
     own = target_dir()
     own.mkdir(parents=True, exist_ok=True)
     for name in ("manifest.json", "partial_parse.msgpack"):
-        if (main / name).exists() and not (own / name).exists():
-            shutil.copy2(main / name, own / name)
+        source, copy = main / name, own / name
+        if source.exists() and (not copy.exists() or copy.stat().st_mtime < source.stat().st_mtime):
+            shutil.copy2(source, copy)
 
 
 _own_target_per_worker()  # before any test module builds the dbt project from the manifest
