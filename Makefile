@@ -29,7 +29,7 @@ demo: setup
 	SPOTIFY_BRAIN_INGEST_SOURCE=demo $(BIN)/spotify-brain run --job full_retrain
 
 # on two workers (the two cores CI has), a test file per worker at a time so a module's shared
-# fixtures are built once; each worker has its own dbt target/ (tests/conftest.py)
+# fixtures are built once; each worker has its own dbt target folder (tests/conftest.py)
 PYTEST := $(BIN)/pytest -n 2 --dist loadfile
 
 # the second README command: the default (fast) test suite
@@ -64,4 +64,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf target logs data bench_results.json real_check.json
+	rm -rf target target-tests logs data bench_results.json real_check.json

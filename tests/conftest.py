@@ -19,7 +19,8 @@ SMALL_DEMO_DAYS = 45
 
 
 def _own_target_per_worker() -> None:
-    """Under `pytest -n` (pytest-xdist) each worker gets its own dbt target folder, target/<worker>:
+    """Under `pytest -n` (pytest-xdist) each worker gets its own dbt target folder, target-tests/<worker>
+    (beside target/, so what the benchmark measures of target/ is what the commands write):
     dbt rewrites the manifest and its compiled SQL there as tests run, and a worker must never
     read another's half-written manifest. It starts from the main one (unless it has a newer one
     of its own), so modules that load the definitions when collected find the current manifest."""
@@ -27,7 +28,7 @@ def _own_target_per_worker() -> None:
     if not worker:
         return
     main = target_dir()
-    os.environ["DBT_TARGET_PATH"] = f"target/{worker}"
+    os.environ["DBT_TARGET_PATH"] = f"target-tests/{worker}"
     own = target_dir()
     own.mkdir(parents=True, exist_ok=True)
     for name in ("manifest.json", "partial_parse.msgpack"):
