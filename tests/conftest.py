@@ -42,7 +42,8 @@ _own_target_per_worker()  # before any test module builds the dbt project from t
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
-    """dbt's manifest, prepared once per test session (never at import)."""
+    """dbt's manifest, prepared once per test session, or per worker under `pytest -n` (in its own
+    target folder), never at import."""
     from helpers import dbt
 
     result = dbt(PROJECT_ROOT / "warehouse" / "unused.duckdb", "parse", "--quiet")
