@@ -143,6 +143,7 @@ def _moods(warehouse, run_id: str, trained_at: str) -> None:
         con.close()
 
 
+@pytest.mark.slow  # about a minute: a household's full refresh beside its incremental one
 def test_a_household_rebuilds_only_the_listeners_with_news_and_matches_a_full_refresh(env):
     warehouse = load_settings().warehouse
     warehouse.parent.mkdir(parents=True, exist_ok=True)
