@@ -178,3 +178,40 @@ def test_an_export_only_listener_gets_genres_art_and_moods_and_the_export_says_w
     assert 0 < coverage["track_id"]["plays_share"] < 1 and 0 < coverage["album_art"]["plays_share"] < 1
     assert coverage["genres"]["plays_share"] > 0.5
     assert all(p["reachable"] for p in coverage["providers"].values())
+
+
+def test_an_offline_machine_stops_each_provider_at_its_first_request_without_backoff(monkeypatch):
+    """No DNS (a laptop offline, a sandbox): urllib3's own resolution fails as it does then, and
+    the provider stops at once instead of sleeping through its retries (14 s of an offline refresh)."""
+    import socket
+
+    import requests
+
+    from ingest.enrichment.http import Provider, ProviderStopped
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    waits: list[float] = []
+    provider = Provider("ReccoBeats", load_settings(), min_interval_s=0.0, budget=10, sleep=waits.append,
+                        session=requests.Session())
+    with pytest.raises(ProviderStopped) as stopped:
+        provider.get("https://api.reccobeats.com/v1/audio-features", params={"ids": KNOWN})
+    assert stopped.value.kind == "unreachable" and "did not resolve" in str(stopped.value)
+    assert "api.reccobeats.com/v1/audio-features" in str(stopped.value) and "ids=" not in str(stopped.value)
+    assert provider.report.requests == 1 and waits == []
+
+
+def test_a_refused_connection_is_still_retried_with_backoff(monkeypatch):
+    import requests
+
+    from ingest.enrichment.http import Provider, ProviderStopped
+
+    monkeypatch.setenv("SPOTIFY_BRAIN_API_RETRIES", "2")
+    waits: list[float] = []
+    provider = Provider("ReccoBeats", load_settings(), min_interval_s=0.0, budget=10, sleep=waits.append,
+                        session=requests.Session())
+    with pytest.raises(ProviderStopped, match="3 attempts"):
+        provider.get("http://127.0.0.1:9/v1/audio-features")  # nothing listens there
+    assert provider.report.requests == 3 and waits == [0.5, 1.0]

@@ -4,17 +4,21 @@ bounded waits for its rate limits, retries for its outages, and what happened, b
 A 429 waits `Retry-After` (or ListenBrainz's `X-RateLimit-Reset-In`) up to
 SPOTIFY_BRAIN_MAX_RETRY_AFTER, once; longer, or a second one, stops the provider for this run
 (ProviderStopped). Timeouts, refused connections and 5xx are retried with backoff, then the
-provider is unreachable (ProviderStopped). A remaining allowance of 0 waits for the window to
+provider is unreachable (ProviderStopped). A host name that does not resolve, or no route to any
+network, is unreachable at once: the machine is offline, and retrying cost an offline refresh
+14 s of backoff for the same answer (the next run asks again). A remaining allowance of 0 waits for the window to
 reset, within the same bound. Every request counts against the provider's budget for the run.
 """
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 import requests
+from urllib3.exceptions import NameResolutionError
 
 from warehouse.settings import Settings
 
@@ -92,6 +96,10 @@ class Provider:
                 response = self.session.request(method, url, timeout=self.settings.api_timeout_s, **kwargs)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 problem = f"{type(exc).__name__} ({_short(exc)})"
+                if offline := _offline(exc):
+                    self.report.events.append(f"{self.name}: {offline}")
+                    raise ProviderStopped("unreachable", f"{self.name} unreachable at {url.split('?')[0]}: "
+                                                         f"{offline}, so not retried (is this machine offline?)") from None
             else:
                 self._note_allowance(response)
                 if response.status_code == 429:
@@ -138,6 +146,24 @@ def _json(response: requests.Response):
         return response.json()
     except ValueError:
         return None
+
+
+def _offline(exc: BaseException) -> str | None:
+    """Why no request can reach the host from this machine (its name did not resolve, or no network
+    route), or None. requests wraps urllib3's error in its own, so the causes are followed."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        cause = todo.pop()
+        if cause is None or id(cause) in seen or not isinstance(cause, BaseException):
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, NameResolutionError):
+            return "its host name did not resolve"
+        if getattr(cause, "errno", None) == errno.ENETUNREACH:
+            return "no network route to it"
+        todo += [*cause.args[:1], getattr(cause, "reason", None), cause.__cause__, cause.__context__]
+    return None
 
 
 def _short(exc: Exception) -> str:
