@@ -159,6 +159,26 @@ def test_timeouts_are_retried(spotify_env, fake):
     assert "ReadTimeout, retried" in stored("select message from raw.ingest_runs")[0][0]
 
 
+def test_offline_the_run_stops_at_the_first_call_without_sleeping_through_retries(spotify_env, fake, monkeypatch):
+    """No DNS (as urllib3 meets it offline): nothing to retry, the next run goes on from the cursor."""
+    import socket
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    fake.play(track(1), minutes_ago(10))
+    online = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    waits = Waits()
+    with pytest.raises(IngestError, match="did not resolve"):
+        run(waits)
+    assert waits == [] and stored("select count(*) from raw.plays") == [(0,)]
+    assert stored("select outcome from raw.ingest_runs") == [("unavailable",)]
+    monkeypatch.setattr(socket, "getaddrinfo", online)  # back online
+    run()
+    assert stored("select count(*) from raw.plays") == [(1,)]
+
+
 def test_invalid_grant_says_what_happened_and_what_to_do(spotify_env, fake, capsys):
     fake.play(track(1), minutes_ago(10))
     fake.revoke_refresh_tokens()

@@ -12,14 +12,13 @@ reset, within the same bound. Every request counts against the provider's budget
 
 from __future__ import annotations
 
-import errno
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
 import requests
-from urllib3.exceptions import NameResolutionError
 
+from ingest.network import offline_reason
 from warehouse.settings import Settings
 
 
@@ -96,7 +95,7 @@ class Provider:
                 response = self.session.request(method, url, timeout=self.settings.api_timeout_s, **kwargs)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 problem = f"{type(exc).__name__} ({_short(exc)})"
-                if offline := _offline(exc):
+                if offline := offline_reason(exc):
                     self.report.events.append(f"{self.name}: {offline}")
                     raise ProviderStopped("unreachable", f"{self.name} unreachable at {url.split('?')[0]}: "
                                                          f"{offline}, so not retried (is this machine offline?)") from None
@@ -146,24 +145,6 @@ def _json(response: requests.Response):
         return response.json()
     except ValueError:
         return None
-
-
-def _offline(exc: BaseException) -> str | None:
-    """Why no request can reach the host from this machine (its name did not resolve, or no network
-    route), or None. requests wraps urllib3's error in its own, so the causes are followed."""
-    seen: set[int] = set()
-    todo = [exc]
-    while todo:
-        cause = todo.pop()
-        if cause is None or id(cause) in seen or not isinstance(cause, BaseException):
-            continue
-        seen.add(id(cause))
-        if isinstance(cause, NameResolutionError):
-            return "its host name did not resolve"
-        if getattr(cause, "errno", None) == errno.ENETUNREACH:
-            return "no network route to it"
-        todo += [*cause.args[:1], getattr(cause, "reason", None), cause.__cause__, cause.__context__]
-    return None
 
 
 def _short(exc: Exception) -> str:

@@ -24,6 +24,7 @@ import spotipy
 from spotipy.cache_handler import CacheHandler, MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials, SpotifyOauthError
 
+from ingest.network import offline_reason
 from warehouse.settings import ListenerConfig, Settings
 
 # Only what ingestion needs; artists and tracks are public catalogue calls.
@@ -253,6 +254,10 @@ class SpotifyApi:
                 problem = f"HTTP {exc.http_status}"
             except (requests.Timeout, requests.ConnectionError) as exc:
                 problem = type(exc).__name__
+                if offline := offline_reason(exc):  # offline: a retry seconds later finds the same
+                    self.events.append(f"{what}: {offline}: stopped")
+                    raise SpotifyUnavailableError(f"{what}: Spotify unreachable: {offline} (is this machine "
+                                                  "offline?); the next run continues from the same cursor") from None
             failures += 1
             if failures > self.settings.api_retries:
                 self.events.append(f"{what}: {problem}: gave up after {failures} attempts")
