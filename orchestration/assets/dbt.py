@@ -6,6 +6,7 @@ dbt tests (source tests included) are asset checks. dbt runs in this process
 """
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -141,6 +142,25 @@ def _table_metadata(con, relation: Mapping[str, Any], materialized: str) -> dict
     return {"dagster/row_count": con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]}
 
 
+class _SkippedOnPurpose(logging.Filter):
+    """Dagster warns when a step ends without a blocking check's result ("downstream step ... will
+    proceed without gating on it"). A dbt step that finds nothing new ends so on purpose, says why
+    in its log, and the steps after it are skipped: for those steps the warning is dropped."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Blocking asset check") and "emitted no result" in message
+                    and any(f"in step {step!r}" in message for step in self.steps))
+
+
+SKIPPED_ON_PURPOSE = _SkippedOnPurpose()
+logging.getLogger("dagster._core.execution.plan.active").addFilter(SKIPPED_ON_PURPOSE)
+
+
 def _build(context: dg.AssetExecutionContext, skip_if_unchanged: bool = False) -> Iterator:
     """`dbt build` of this step's selected models and their tests, event by event. With
     `skip_if_unchanged` (the core models' step), a refresh whose inputs are those of the last
@@ -156,7 +176,9 @@ def _build(context: dg.AssetExecutionContext, skip_if_unchanged: bool = False) -
         inputs = fingerprint(con, dbt_vars(settings), {uid: node["checksum"]["checksum"]
                                                        for uid, node in manifest["nodes"].items() if "checksum" in node}
                              ) if skip_if_unchanged else None
+        SKIPPED_ON_PURPOSE.steps.discard(context.op.name)
         if inputs and job == "refresh" and last_build(settings.data_dir).get("fingerprint") == inputs:
+            SKIPPED_ON_PURPOSE.steps.add(context.op.name)
             context.log.info("dbt: nothing new since the last build (no new plays, tracks, features or settings): "
                              "nothing is built, and no listener's predictions or export are redone")
             record_build(settings.data_dir, inputs, job, skipped=True)
