@@ -6,8 +6,9 @@ SPOTIFY_BRAIN_MAX_RETRY_AFTER, once; longer, or a second one, stops the provider
 (ProviderStopped). Timeouts, refused connections and 5xx are retried with backoff, then the
 provider is unreachable (ProviderStopped). A host name that does not resolve, or no route to any
 network, is unreachable at once: the machine is offline, and retrying cost an offline refresh
-14 s of backoff for the same answer (the next run asks again). A remaining allowance of 0 waits for the window to
-reset, within the same bound. Every request counts against the provider's budget for the run.
+14 s of backoff for the same answer (the next run asks again). A remaining allowance of 0 waits
+for the window to reset, within the same bound. Every request counts against the provider's
+budget for the run.
 """
 
 from __future__ import annotations
