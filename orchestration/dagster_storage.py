@@ -97,18 +97,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict = OrderedDict()  # before Dagster's __init__, which may connect
-        self._tables_found: set[str] = set()
         super().__init__(base_dir, inst_data)
-
-    def has_table(self, table_name: str) -> bool:
-        """Dagster asks before it stores each materialization's tags and each check result, through
-        a new engine and connection every time (0.16 s of a refresh of 50 plays). A table found is
-        remembered: its migrations add tables, never drop them."""
-        if table_name not in self._tables_found:
-            if not super().has_table(table_name):
-                return False
-            self._tables_found.add(table_name)
-        return True
 
     @contextmanager
     def _connect(self, shard: str):

@@ -162,20 +162,3 @@ def test_every_file_the_instance_writes_is_synced_at_checkpoints_not_at_every_ev
                 assert conn.execute(text("pragma synchronous")).scalar() == 1  # NORMAL; Dagster's default is FULL (2)
         with instance.run_storage.connect() as conn:
             assert conn.execute(text("pragma synchronous")).scalar() == 1
-
-
-def test_the_index_is_asked_about_each_table_once_not_at_every_event(env: Path, monkeypatch):
-    """Dagster's SQLite storage opens a new engine to ask whether a table exists, before the tags of
-    every materialization and every check result; the answer, once yes, stays yes."""
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-
-    asked: list[str] = []
-    dagster_s = SqliteEventLogStorage.has_table
-    monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda self, name: asked.append(name) or dagster_s(self, name))
-    with dagster_instance() as instance:
-        run_ids = [_run(instance) for _ in range(4)]  # a materialization and a check result each
-        assert len(asked) == len(set(asked)) > 0
-        assert instance.get_latest_materialization_event(dg.AssetKey("counted")).run_id == run_ids[-1]
-        assert instance.event_log_storage.has_table("no_such_table") is False
-        assert instance.event_log_storage.has_table("no_such_table") is False
-    assert asked.count("no_such_table") == 2  # a missing one is asked again: a migration may add it
