@@ -9,6 +9,9 @@ import sys
 import dagster as dg
 
 SHOWN_EVENTS = {"STEP_START", "STEP_SUCCESS", "STEP_FAILURE"}
+# dagster-dbt's notes on how it turned the run's selection into dbt arguments: one of them lists
+# every selected model (2,000 characters on each refresh); the Dagster UI keeps them
+NOT_SHOWN = ("A dbt subsetted execution is being performed", "Overriding default `DBT_INDIRECT_SELECTION`")
 
 
 class _BriefHandler(logging.Handler):
@@ -30,6 +33,8 @@ class _BriefHandler(logging.Handler):
                 line = f"{where} FAILED: {step_error(event)}"
         elif record.levelno >= logging.INFO:
             message = meta.get("orig_message", record.getMessage())
+            if message.startswith(NOT_SHOWN):
+                return
             if message.startswith("Dependencies for step"):  # Dagster lists each input's upstream, repeated
                 message = "skipped: a step it needs failed or was skipped"
             line = f"  {where}: {message}"
