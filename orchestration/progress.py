@@ -35,6 +35,7 @@ class _BriefHandler(logging.Handler):
             message = meta.get("orig_message", record.getMessage())
             if message.startswith(NOT_SHOWN):
                 return
+            message = message.removeprefix(f"{step}: ")  # a report that names its step ("enrichment: ...")
             if message.startswith("Dependencies for step"):  # Dagster lists each input's upstream, repeated
                 message = "skipped: a step it needs failed or was skipped"
             line = f"  {where}: {message}"
