@@ -104,6 +104,8 @@ def _metadata(result, node: str, key: list[str]) -> dict:
 
 def _what_next(enriched: dict, settings: Settings) -> str:
     """What enrichment reached, what each provider did, and what the coming runs will do."""
+    from ingest.enrichment.run import NO_APP
+
     lines = [f"enrichment: {enriched['tracks_without_features']} tracks still without audio features, "
              f"{enriched['tracks_without_artists']} without Spotify artists, {enriched['artists_without_genres']} "
              f"Spotify artists without genres"]
@@ -129,7 +131,7 @@ def _what_next(enriched: dict, settings: Settings) -> str:
                      if provider == "none" else
                      f"  audio features: the coming runs ask {provider} about the rest; a track it did not know is "
                      f"not asked again (spotify-brain enrich --retry asks again)")
-    if enriched.get("stopped") and enriched["stopped"] != "no":
+    if enriched.get("stopped") not in (None, "no", NO_APP):  # no app: said above
         lines.append(f"  this run stopped early: {enriched['stopped']}")
     return "\n".join(lines)
 

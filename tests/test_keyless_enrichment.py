@@ -163,6 +163,8 @@ def test_an_export_only_listener_gets_genres_art_and_moods_and_the_export_says_w
     assert main(["import", str(history), "--listener", "me", "--timezone", "UTC"]) == 0
     out = capsys.readouterr().out
     assert "ListenBrainz: 6 asked, 3 found" in out and "MusicBrainz genres" in out
+    # no Spotify app is the usual path, said once, not a run that "stopped early"
+    assert "Spotify's own genres need a Spotify app" in out and "stopped early" not in out
     assert main(["run", "--job", "full_retrain"]) == 0
     data = json.loads((env / "export" / "dashboard_data.json").read_text())
     genres = [g["genre"] for g in data["genre_profiles"]["overall"]]

@@ -54,6 +54,11 @@ def calls_left_today(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     return max(0, min(settings.api_calls_per_run, settings.api_calls_per_day - int(used)))
 
 
+# why a run without a Spotify app made no Spotify lookups: kept in raw.enrichment_runs like any
+# stop, though it is the usual path (the import says so once), not a run that ended early
+NO_APP = "no SPOTIFY_CLIENT_ID/SECRET: Spotify's genres are not looked up"
+
+
 def enrich(con: duckdb.DuckDBPyConnection, settings: Settings, sleep=time.sleep) -> EnrichmentReport:
     """One enrichment run: Spotify lookups within the budget, then audio features, then the counts."""
     report, started = EnrichmentReport(), utc_now()
@@ -69,7 +74,7 @@ def enrich(con: duckdb.DuckDBPyConnection, settings: Settings, sleep=time.sleep)
             report.stopped = f"the app credentials were refused: {exc}"
         report.events += api.events
     else:
-        report.stopped = "no SPOTIFY_CLIENT_ID/SECRET: Spotify's genres are not looked up"
+        report.stopped = NO_APP
     if settings.keyless_lookups:
         # in this order: Spotify ids first, so the recordings, art and features below reach those tracks too
         for step in (link_name_only_tracks, lookup_recordings, fetch_album_art):

@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from warehouse.coverage import coverage_rows
-from ingest.enrichment.run import enrich
+from ingest.enrichment.run import NO_APP, enrich
 from ingest.spotify_download.importer import import_for_listener
 from ingest.sources import run_ingest
 from orchestration.resources import settings_and_writer
@@ -101,7 +101,7 @@ def enrichment(context: dg.AssetExecutionContext):
     context.log.info(f"enrichment: {report.summary()}")
     for why in report.unreachable():
         context.log.warning(why)
-    if report.stopped:
+    if report.stopped and report.stopped != NO_APP:
         context.log.info(f"enrichment stopped early: {report.stopped}")
     for table in ENRICHMENT_TABLES:
         metadata = {"dagster/row_count": rows[table]}
