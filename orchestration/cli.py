@@ -131,8 +131,9 @@ def _what_next(enriched: dict, settings: Settings) -> str:
                      if provider == "none" else
                      f"  audio features: the coming runs ask {provider} about the rest; a track it did not know is "
                      f"not asked again (spotify-brain enrich --retry asks again)")
-    if enriched.get("stopped") not in (None, "no", NO_APP):  # no app: said above
-        lines.append(f"  this run stopped early: {enriched['stopped']}")
+    stopped = enriched.get("stopped")
+    if stopped and stopped not in ("no", NO_APP):  # no app: said above
+        lines.append(f"  this run stopped early: {stopped}")
     return "\n".join(lines)
 
 
