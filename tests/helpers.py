@@ -1,6 +1,7 @@
 """Small helpers the tests share."""
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -23,3 +24,8 @@ def table_counts(warehouse: Path) -> dict[str, int]:
         return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
     finally:
         con.close()
+
+
+def no_dns(*args, **kwargs):
+    """socket.getaddrinfo as it fails on a machine that is offline (urllib3 resolves through it)."""
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

@@ -189,10 +189,8 @@ def test_an_offline_machine_stops_each_provider_at_its_first_request_without_bac
 
     import requests
 
+    from helpers import no_dns
     from ingest.enrichment.http import Provider, ProviderStopped
-
-    def no_dns(*args, **kwargs):
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     waits: list[float] = []

@@ -163,8 +163,7 @@ def test_offline_the_run_stops_at_the_first_call_without_sleeping_through_retrie
     """No DNS (as urllib3 meets it offline): nothing to retry, the next run goes on from the cursor."""
     import socket
 
-    def no_dns(*args, **kwargs):
-        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    from helpers import no_dns
 
     fake.play(track(1), minutes_ago(10))
     online = socket.getaddrinfo
