@@ -85,7 +85,6 @@ class NextMoodTask(Task):
     time_column = "started_at"
     baselines = BASELINES_BY_NAME
     fallback = "majority"
-    train_metric = "train_accuracy"
     no_holdout_note = "only {n} next-track rows: no holdout, metrics are null"
     too_few_note = "{cut} training rows (need {need} with two moods): no model trained"
 
@@ -108,8 +107,9 @@ class NextMoodTask(Task):
     def evaluate(self, predictor, train: dict, val: dict) -> dict:
         return multiclass_metrics(val["target"], predictor.predict_proba(val), self.classes)
 
-    def train_figure(self, predictor, train: dict) -> float | None:
-        return multiclass_metrics(train["target"], predictor.predict_proba(train), self.classes)["accuracy"]
+    def train_figures(self, predictor, train: dict) -> dict:
+        metrics = multiclass_metrics(train["target"], predictor.predict_proba(train), self.classes)
+        return {"train_accuracy": metrics["accuracy"], "train_log_loss": metrics["log_loss"]}
 
     def empty_metrics(self) -> dict:
         return {"train_accuracy": None,

@@ -83,7 +83,6 @@ class SessionStartTask(Task):
     time_column = "hour_start_utc"
     baselines = BASELINES_BY_NAME
     fallback = "hour_of_day_rate"
-    train_metric = "train_roc_auc"
     no_holdout_note = "only {n} hours of history: no holdout, metrics are null"
     too_few_note = "{cut} training hours (need {need} with both outcomes): no model trained"
 
@@ -99,8 +98,9 @@ class SessionStartTask(Task):
     def evaluate(self, predictor, train: dict, val: dict) -> dict:
         return _evaluate(predictor, train, val)
 
-    def train_figure(self, predictor, train: dict) -> float | None:
-        return binary_metrics(train["session_started"], predictor.predict_proba(train))["roc_auc"]
+    def train_figures(self, predictor, train: dict) -> dict:
+        metrics = binary_metrics(train["session_started"], predictor.predict_proba(train))
+        return {"train_roc_auc": metrics["roc_auc"], "train_log_loss": metrics["log_loss"]}
 
     def empty_metrics(self) -> dict:
         return {"train_roc_auc": None, **binary_metrics(np.array([]), np.array([])), "threshold": None}

@@ -120,6 +120,30 @@ def test_what_is_served_never_loses_to_a_baseline_and_a_model_is_trained_only_wh
         assert run.params["chosen"].startswith("baseline offset") and served > 0.97 * best
 
 
+def test_on_a_long_history_rolling_origin_judges_the_newest_rows_and_the_choice_is_fitted_on_all(tmp_path, monkeypatch):
+    """Rolling origin's 18 fits grow with the history: they see the training part's newest
+    SELECTION_MAX_ROWS rows only, while the chosen candidate is fitted (and scored) on all of it."""
+    judged = {}
+
+    def spy(candidates, make, baselines, frame, loss, n_rows, fallback):
+        judged.update(n_rows=n_rows, started=frame["started_at"])
+        return rolling_origin_select(candidates, make, baselines, frame, loss, n_rows, fallback)
+
+    monkeypatch.setattr("ml.training.SELECTION_MAX_ROWS", 1000)
+    monkeypatch.setattr("ml.training.rolling_origin_select", spy)
+    frame = _mood_frame(days=60, per_day=40, rule="hour")
+    run = _train(tmp_path, dict(frame))
+    assert run.n_train == 1920 and judged["n_rows"] == 1000
+    assert (judged["started"] == frame["started_at"][920:1920]).all()
+    assert run.served == "model" and run.metrics["train_accuracy"] is not None
+    chosen = CANDIDATES[run.params["chosen"]]
+    task, train = next_mood.NextMoodTask(CLASSES), {name: values[:1920] for name, values in frame.items()}
+    task.labels(train)
+    fitted = task.candidate(replace(chosen, offset=run.params["offset_baseline"]) if chosen.kind == "offset"
+                            else chosen).fit(train)
+    assert run.metrics["train_log_loss"] == pytest.approx(task.loss(fitted, train), rel=1e-9)
+
+
 def _run(train_loss, holdout_loss, baseline=(0.88, 0.89)) -> ModelRun:
     return ModelRun(model_name="next_mood", listener_id="me", params={}, data_start=None, data_end=None, n_train=1,
                     n_val=1, metrics={"train_log_loss": train_loss, "log_loss": holdout_loss},
