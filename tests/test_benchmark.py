@@ -78,6 +78,7 @@ def test_the_benchmark_runs_on_a_fresh_checkout_and_writes_every_documented_figu
     assert household["household"]["plays"] > household["alone"]["plays"] > 0
     for name in ("household", "alone"):
         assert household[name]["full_retrain"]["s"] > 0 and household[name]["refresh"]["s"] > 0
+        assert household[name]["generate_and_land"]["s"] > 0
     assert household["refresh_household_over_alone"] == pytest.approx(
         household["household"]["refresh"]["s"] / household["alone"]["refresh"]["s"], abs=0.01)
     assert "plays:" in result.stdout and "disk:" in result.stdout and "household:" in result.stdout
