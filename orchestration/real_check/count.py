@@ -163,10 +163,10 @@ def _near_folded(plays: list[Play]) -> list[Play]:
             tolerance = (-1 if before.account and play.account  # two minutes of account data: two plays
                          else ACCOUNT_TOLERANCE_S if before.account or play.account else TOLERANCE_S)
             if (play.ended - before.ended).total_seconds() > tolerance:
-                kept.append(min(group, key=lambda p: (p.account, p.ended, -p.ms)))
+                kept.append(min(group, key=lambda p: (p.account, -p.ms, p.ended)))
                 group = []
             group.append(play)
-        kept.append(min(group, key=lambda p: (p.account, p.ended, -p.ms)))
+        kept.append(min(group, key=lambda p: (p.account, -p.ms, p.ended)))
     return kept
 
 

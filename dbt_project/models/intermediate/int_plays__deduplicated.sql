@@ -10,7 +10,9 @@
 -- ends at least that much later. Two account-data records are never one play: they are a
 -- minute apart at least (the loader already made the records of one minute one play), and a
 -- replay of a short track can end a minute after the last.
--- Of a group, the most precise source is kept (API, extended history, demo, account data).
+-- Of a group, the most precise source is kept (API, extended history, demo, account data), and
+-- of that source the longest record: a handover between devices logs the play and, ending a
+-- few seconds apart, a tail of a second or two on the other device (seen in real exports).
 -- A scrobble (Last.fm, ListenBrainz: timed by its start, its end only estimated) is then left
 -- out when any of Spotify's records of the song started at most var('scrobble_tolerance_seconds')
 -- and half the shorter play from it (a replay starts a whole play later; Spotify's start is its
@@ -82,7 +84,7 @@ ranked as (
         *,
         row_number() over (
             partition by listener_id, song, same_play_group
-            order by source_priority, played_at, ms_played desc, ingest_run_id
+            order by source_priority, ms_played desc, played_at, ingest_run_id
         ) as rank_in_group
     from grouped
 ),
