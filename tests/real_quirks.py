@@ -112,6 +112,22 @@ def same_end_time_records() -> list[dict]:
             extended(at + timedelta(minutes=10), 200_000, 12), extended(at + timedelta(minutes=10, seconds=1), 0, 12)]
 
 
+def device_handover() -> list[dict]:
+    """A play moved to another device: its record (3 min 52 s) and, ending 3 s before it, a 2 s tail
+    logged by the device it moved to (reason_start "remote"). One play, the longer record."""
+    at = datetime(2023, 10, 12, 15, 55, 48)
+    return [extended(at - timedelta(seconds=3), 2_000, 13, reason_start="remote"),
+            extended(at, 232_000, 13, reason_end="remote")]
+
+
+def renamed_artist_credit() -> list[dict]:
+    """One track credited to another artist name in a later year's records (Spotify changed its
+    credits between the files): every play counts under the track's first record's artist."""
+    return [extended(datetime(2023, 4, 2, 20), 200_000, 14, artist="Kaito"),
+            extended(datetime(2024, 5, 2, 20), 200_000, 14, artist="Kaito & Ólöf Arna"),
+            extended(datetime(2024, 5, 3, 20), 200_000, 14, artist="Kaito & Ólöf Arna")]
+
+
 def fifty_plays_in_one_minute() -> list[dict]:
     """Fifty tracks skipped through within one minute (real exports hold hundreds in a minute)."""
     at = datetime(2023, 11, 11, 12)
@@ -158,8 +174,8 @@ def account_podcasts_and_audiobooks() -> dict[str, list[dict]]:
 def _all_quirks() -> dict[str, list[dict]]:
     """Everything above in one export, as Spotify splits it: extended history and account data."""
     extended_records = (a_year_with_two_plays() + old_fields_and_offline_times() + adjacent_exact_duplicates()
-                        + not_music_in_music_files() + same_end_time_records() + fifty_plays_in_one_minute()
-                        + zero_length_month())
+                        + not_music_in_music_files() + same_end_time_records() + device_handover()
+                        + renamed_artist_credit() + fifty_plays_in_one_minute() + zero_length_month())
     return {"Spotify Extended Streaming History/Streaming_History_Audio_2019-2024_0.json": extended_records,
             "Spotify Account Data/StreamingHistory_music_0.json": six_months_of_account_data() + account_data_oddities(),
             **{f"Spotify Account Data/{name}": records for name, records in account_podcasts_and_audiobooks().items()}}

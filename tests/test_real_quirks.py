@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 import real_quirks
+import scrobble_exports
 from export.write import validate
 from ingest.spotify_download.importer import import_download
 from orchestration.cli import main
@@ -140,14 +141,22 @@ def test_check_real_runs_each_export_as_a_user_would_and_reports_a_table(tmp_pat
     panel = tmp_path / "panel"
     for name in ("quirks", "one_week"):
         real_quirks.write_listener(panel / name, name)
+    # a ListenBrainz export alone, one track's later listens crediting another artist name (Spotify
+    # changed the credit): they count under the track's first listen's artist, in both readings
+    scrobbles = scrobble_exports.scrobbled(scrobble_exports.spotify_plays())
+    first_track = scrobble_exports.TRACKS[0][0]
+    scrobble_exports.write_listenbrainz_zip(panel / "renamed.zip", [
+        (start, r | {"master_metadata_album_artist_name": "Ada Lovelace & Friends"})
+        if n >= len(scrobbles) // 2 and r["spotify_track_uri"].endswith(first_track) else (start, r)
+        for n, (start, r) in enumerate(scrobbles)])
     (panel / "broken").mkdir()
     (panel / "broken" / "StreamingHistory_music_0.json").write_text('[{"endTime": "2024-01-01 10:00", "artistName"')
     assert main(["check-real", str(panel), "--json", str(tmp_path / "figures.json")]) == 1
     out = capsys.readouterr().out
     figures = {row["listener"]: row for row in json.loads((tmp_path / "figures.json").read_text())}
-    assert [row["ok"] for row in figures.values()] == [False, True, True]  # broken/ comes first by name
+    assert [row["ok"] for row in figures.values()] == [False, True, True, True]  # broken/ comes first by name
     assert "import failed" in figures["#1"]["problems"][0]
-    quirks = figures["#3"]  # broken, one_week, quirks
+    quirks = figures["#3"]  # broken, one_week, quirks, renamed.zip
     assert quirks["report"]["plays_folded"] > 0 and quirks["commands"]["full_retrain"]["ok"]
     assert quirks["models"]["session_start"]["served"]
     week = figures["#2"]["models"]["session_start"]  # a week of plays: a baseline, never a model that loses

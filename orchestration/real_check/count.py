@@ -8,7 +8,9 @@ account-data records with an artist and a track name; records that are identical
 of one track with the same end time are one play (extended history: the longest; account data,
 whose end time is cut to the minute: the minutes of its different records added up); then plays
 of one track ending within 5 s of each other (60 s between account data and another source; two
-account-data minutes are two plays) are one, the extended history's kept. Years are local years of when a play started.
+account-data minutes are two plays) are one, the extended history's kept, and of it the longest. A
+play's artist is its track's: the names of the track's first record. Years are local years of when
+a play started.
 Scrobbles (scrobbles.py) count their track's length, and one starting within 90 s (and half a play)
 of another source's play of the track is that play.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from orchestration.real_check.plays import Play, norm
-from orchestration.real_check.scrobbles import read_scrobbles, with_scrobbles
+from orchestration.real_check.scrobbles import as_listen, read_scrobbles, with_scrobbles
 
 MUSIC_EXTENDED = re.compile(r"^(Streaming_History_Audio_.*|endsong_.*)\.json$")
 MUSIC_ACCOUNT = re.compile(r"^StreamingHistory(_music)?_?\d*\.json$")
@@ -78,6 +80,7 @@ def _ts(text: str | None, pattern: str) -> datetime | None:
 
 def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
     count, seen, extended, account, scrobbled = DownloadCount(), set(), [], [], []
+    names: dict = {}  # a track's names are its first record's, in reading order (as raw.tracks keeps them)
     contents_seen = set()
     for name, data in _members(path):
         kind = ("extended" if MUSIC_EXTENDED.match(name) else "account" if MUSIC_ACCOUNT.match(name)
@@ -93,6 +96,9 @@ def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
                 count.records += records
                 count.kinds[source] += records
                 scrobbled += listens
+                for _, artist, track, at, _, _, spotify_id in map(as_listen, listens):
+                    if spotify_id and at is not None and norm(artist) and norm(track):
+                        names.setdefault(spotify_id, (norm(track), norm(artist)))
             continue
         contents_seen.add(data)
         try:
@@ -117,6 +123,8 @@ def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
                 ended = _ts(record.get("ts"), "%Y-%m-%dT%H:%M:%SZ")
                 ms = record.get("ms_played")
                 if found and ended and isinstance(ms, int) and ms >= 0:
+                    names.setdefault(found.group(1), (norm(record.get("master_metadata_track_name")),
+                                                      norm(record.get("master_metadata_album_artist_name"))))
                     extended.append((found.group(1), ended, ms, record.get("master_metadata_album_artist_name"),
                                      record.get("master_metadata_track_name"), record.get("reason_end") == "trackdone"))
             else:
@@ -125,10 +133,10 @@ def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
                 if ended and isinstance(ms, int) and ms >= 0 and norm(artist) and norm(track):
                     account.append((artist, track, ended, ms))
     count.music_records = len(extended) + len(account) + len(scrobbled)
-    return count, _fold(extended, account, scrobbled)
+    return count, _fold(extended, account, scrobbled, names)
 
 
-def _fold(extended: list, account: list, scrobbled: list) -> list[Play]:
+def _fold(extended: list, account: list, scrobbled: list, names: dict) -> list[Play]:
     """One play per track and end time, names resolved to known tracks, then near plays of a song
     folded; then the scrobbles, those of a play already counted left out."""
     longest: dict = {}
@@ -136,9 +144,6 @@ def _fold(extended: list, account: list, scrobbled: list) -> list[Play]:
         key = (track, ended)
         if key not in longest or ms > longest[key][0]:
             longest[key] = (ms, artist, name)
-    names: dict = {}  # a track's names are its first record's (as raw.tracks keeps them)
-    for track, _, _, artist, name, _ in extended:
-        names.setdefault(track, (norm(name), norm(artist)))
     by_name: dict = {}  # a name-only track is the known track of that name and artist (the smallest id)
     for track, key in names.items():
         by_name[key] = min(by_name.get(key, track), track)
@@ -146,10 +151,11 @@ def _fold(extended: list, account: list, scrobbled: list) -> list[Play]:
     summed: dict = defaultdict(int)
     for artist, name, ended, ms in account:
         summed[(norm(artist), norm(name), ended)] += ms
-    plays = [Play(song[track], ended, ms, norm(artist), False) for (track, ended), (ms, artist, _) in longest.items()]
+    plays = [Play(song[track], ended, ms, names[track][1], False) for (track, ended), (ms, _, _) in longest.items()]
     plays += [Play(by_name.get((name, artist), f"name:{artist}\x1f{name}"), ended, ms, artist, True)
               for (artist, name, ended), ms in summed.items()]
-    return with_scrobbles(_near_folded(plays), scrobbled, by_name, song, extended_finished(extended))
+    artists = {track: artist for track, (_, artist) in names.items()}
+    return with_scrobbles(_near_folded(plays), scrobbled, by_name, song, artists, extended_finished(extended))
 
 
 def _near_folded(plays: list[Play]) -> list[Play]:

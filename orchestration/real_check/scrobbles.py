@@ -104,29 +104,33 @@ def _listen(line) -> tuple | None:
             match.group(1) if match else None)
 
 
-def _as_listen(entry: tuple) -> tuple:
+def as_listen(entry: tuple) -> tuple:
+    """A scrobble as (source, artist, track, time, is_end, length_ms, spotify_id); Last.fm's hold the
+    first four only."""
     if entry[0] == "lastfm":  # (source, artist, track, start)
         return entry[0], entry[1], entry[2], entry[3], False, None, None
     return entry
 
 
-def with_scrobbles(plays: list, scrobbled: list, by_name: dict, song: dict[str, str],
+def with_scrobbles(plays: list, scrobbled: list, by_name: dict, song: dict[str, str], artists: dict[str, str],
                    finished: dict[str, float]) -> list:
     """`plays` (Spotify's, one per play, `track` their song) and the scrobbles that are not one of them.
-    `by_name`: (name, artist) -> the track they resolve to; `song`: a track's song."""
+    `by_name`: (name, artist) -> the track they resolve to; `song`: a track's song; `artists`: a
+    known track's artist (its first record's)."""
     seen, new = set(), []
-    for source, artist, track, at, is_end, length, spotify_id in map(_as_listen, scrobbled):
+    for source, artist, track, at, is_end, length, spotify_id in map(as_listen, scrobbled):
         if not (norm(artist) and norm(track)) or at is None:
             continue
-        track_id = spotify_id or by_name.get((norm(track), norm(artist)), f"name:{norm(artist)}\x1f{norm(track)}")
+        landed = spotify_id or f"name:{norm(artist)}\x1f{norm(track)}"  # the id it lands with
+        track_id = spotify_id or by_name.get((norm(track), norm(artist)), landed)
         ms = int(length or finished.get(track_id) or DEFAULT_MS)
         start = at - timedelta(milliseconds=ms) if is_end else at
-        key = (source, track_id, start + timedelta(milliseconds=length or 0) if not is_end else at)
-        if key in seen:  # the loader's key: a repeat is one record
+        key = (source, landed, start + timedelta(milliseconds=length or 0) if not is_end else at)
+        if key in seen:  # the loader's key (its track as landed, before names resolve): a repeat is one record
             continue
         seen.add(key)
-        new.append(Play(song.get(track_id, track_id), start + timedelta(milliseconds=ms), ms, norm(artist), False,
-                        source))
+        new.append(Play(song.get(track_id, track_id), start + timedelta(milliseconds=ms), ms,
+                        artists.get(track_id, norm(artist)), False, source))
     kept = list(plays)
     by_track: dict = {}
     for play in kept:
