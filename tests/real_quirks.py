@@ -113,11 +113,11 @@ def same_end_time_records() -> list[dict]:
 
 
 def device_handover() -> list[dict]:
-    """A play moved to another device: its record (3 min 52 s) and, ending 3 s before it, a 2 s tail
+    """A play moved to another device: its record (3 min 34 s) and, ending 3 s before it, a 2 s tail
     logged by the device it moved to (reason_start "remote"). One play, the longer record."""
-    at = datetime(2023, 10, 12, 15, 55, 48)
-    return [extended(at - timedelta(seconds=3), 2_000, 13, reason_start="remote"),
-            extended(at, 232_000, 13, reason_end="remote")]
+    at = datetime(2023, 10, 6, 8, 30, 12)
+    return [extended(at - timedelta(seconds=3), 1_800, 13, reason_start="remote"),
+            extended(at, 214_000, 13, reason_end="remote")]
 
 
 def renamed_artist_credit() -> list[dict]:
