@@ -125,8 +125,7 @@ def read_plays(path: Path) -> tuple[DownloadCount, list[Play]]:
                 if found and ended and isinstance(ms, int) and ms >= 0:
                     names.setdefault(found.group(1), (norm(record.get("master_metadata_track_name")),
                                                       norm(record.get("master_metadata_album_artist_name"))))
-                    extended.append((found.group(1), ended, ms, record.get("master_metadata_album_artist_name"),
-                                     record.get("master_metadata_track_name"), record.get("reason_end") == "trackdone"))
+                    extended.append((found.group(1), ended, ms, record.get("reason_end") == "trackdone"))
             else:
                 ended = _ts(record.get("endTime"), "%Y-%m-%d %H:%M")
                 ms, artist, track = record.get("msPlayed"), record.get("artistName"), record.get("trackName")
@@ -140,10 +139,9 @@ def _fold(extended: list, account: list, scrobbled: list, names: dict) -> list[P
     """One play per track and end time, names resolved to known tracks, then near plays of a song
     folded; then the scrobbles, those of a play already counted left out."""
     longest: dict = {}
-    for track, ended, ms, artist, name, _ in extended:
+    for track, ended, ms, _ in extended:
         key = (track, ended)
-        if key not in longest or ms > longest[key][0]:
-            longest[key] = (ms, artist, name)
+        longest[key] = max(longest.get(key, 0), ms)
     by_name: dict = {}  # a name-only track is the known track of that name and artist (the smallest id)
     for track, key in names.items():
         by_name[key] = min(by_name.get(key, track), track)
@@ -151,7 +149,7 @@ def _fold(extended: list, account: list, scrobbled: list, names: dict) -> list[P
     summed: dict = defaultdict(int)
     for artist, name, ended, ms in account:
         summed[(norm(artist), norm(name), ended)] += ms
-    plays = [Play(song[track], ended, ms, names[track][1], False) for (track, ended), (ms, _, _) in longest.items()]
+    plays = [Play(song[track], ended, ms, names[track][1], False) for (track, ended), ms in longest.items()]
     plays += [Play(by_name.get((name, artist), f"name:{artist}\x1f{name}"), ended, ms, artist, True)
               for (artist, name, ended), ms in summed.items()]
     artists = {track: artist for track, (_, artist) in names.items()}
@@ -179,7 +177,7 @@ def _near_folded(plays: list[Play]) -> list[Play]:
 def extended_finished(extended: list) -> dict[str, float]:
     """Each track's median time played over its extended-history plays that ran to the end."""
     lengths = defaultdict(list)
-    for track, _, ms, _, _, done in extended:
+    for track, _, ms, done in extended:
         if done and ms > 0:
             lengths[track].append(ms)
     return {track: statistics.median(ms) for track, ms in lengths.items()}
